@@ -1,0 +1,163 @@
+"""``ModEnHubEnv``: one ModEn-Hub as a Gymnasium environment (a batch of one of the core)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from modenhub_env import interface, render
+from modenhub_env.config import HubConfig
+from modenhub_env.core import HubCore
+from modenhub_env.observation import action_masks, observe
+
+
+class ModEnHubEnv(gym.Env):
+    """
+    ## Description
+
+    A central photonic entanglement hub joins ``N`` QPUs through lossy fibre spokes. Each
+    round (one entanglement-generation window) the orchestrator, the agent, decides how
+    many entanglement attempts to launch for each pending teleportation request, and for
+    pairs it expects to be asked for (prefetch), before the requests' round budgets run
+    out. An attempt for the pair ``(a, b)`` heralds a Bell pair (ebit) with probability
+    ``p_ab = P_bsm * eta_a * eta_b``. A request with a success is served; surplus ebits go
+    into a small cache in the hub's quantum memory, where they decohere (Werner decay)
+    until used or discarded. The physics, the workloads and the paper behind them are in
+    ``MODEL.md`` and :mod:`modenhub_env.core`.
+
+    ## Action Space
+
+    ``MultiDiscrete([k_max + 1] * (K + M))``: attempts this round for each of the ``K``
+    request slots (oldest pending request first), then each of the ``M`` prefetch slots.
+    An empty slot, a request served from the cache this round, or a prefetch pair with no
+    cache room allows 0 only; hub capacity ``S`` and per-QPU limits ``c_i`` cap the sum.
+    :meth:`action_masks` gives the allowed values per slot (for sb3-contrib's
+    MaskablePPO). Attempts beyond a slot's mask, or beyond the capacity left by older
+    slots, are not launched and are counted in ``info["clipped_attempts"]``. A wrong
+    shape, a non-integer dtype or a value outside ``[0, k_max]`` raises ``ValueError``.
+
+    ## Observation Space
+
+    ``Box(0, 1, (6 + 9 K + 6 M,), float32)``; empty slots are zeros.
+
+    | block | index | feature | unit / scaling |
+    |---|---|---|---|
+    | global | 0 | episode progress | requests issued / T, or round / episode_rounds |
+    | global | 1 | queue load | pending / queue size |
+    | global | 2 | hub capacity | ``S / (K k_max)``, 1 if unlimited |
+    | global | 3 | cache fill | ebits / cache size |
+    | global | 4 | size of the network | ``log2(N) / 12`` |
+    | global | 5 | log-parallel attempts | ``k(N) / k_max`` |
+    | request ``i`` | 6 + 9i + 0 | present | 0 or 1 |
+    | | +1 | ``p_ab`` | probability per attempt |
+    | | +2 | slack | rounds left (this one included) / max budget |
+    | | +3 | attempts spent | / (``k_max`` x max budget) |
+    | | +4 | cached ebits of the pair | / ``cache_per_pair`` |
+    | | +5 | fidelity of the youngest cached ebit | 0 if none |
+    | | +6 | served from the cache this round | 0 or 1 |
+    | | +7 | ``1 - (1 - p_ab)**slack`` | probability |
+    | | +8 | attempt limit of the slot | / ``k_max`` |
+    | prefetch ``j`` | 6 + 9K + 6j + 0 | present | 0 or 1 |
+    | | +1 | ``p_ab`` | probability per attempt |
+    | | +2 | cached ebits of the pair | / ``cache_per_pair`` |
+    | | +3 | fidelity of the youngest cached ebit | 0 if none |
+    | | +4 | recency | ``1 / (1 + rounds since last requested)`` |
+    | | +5 | attempt limit of the slot | / ``k_max`` |
+
+    ``modenhub_env.observation.feature_names(K, M)`` names every index.
+
+    ## Rewards
+
+    Per round, ``served - w_fail * failed - w_attempt * attempts`` (attempts include
+    prefetch attempts). ``info`` holds the three components (``reward_served``,
+    ``reward_failed``, ``reward_attempts``) and the round's counters: ``arrived``,
+    ``served``, ``failed``, ``rejected``, ``attempts``, ``prefetch_attempts``,
+    ``clipped_attempts``, ``cache_hits``, ``cached``, ``wasted``, ``expired``,
+    ``fidelity_sum``, ``latency_sum``, the mean delivered ``ebit_fidelity`` and
+    ``gate_fidelity`` ``(2F + 1) / 3`` (0 when nothing was served), ``round``,
+    ``pending``, ``cache_fill`` and ``latency_hist`` (served requests by rounds waited).
+
+    ## Starting State
+
+    Round 0, an empty cache and queue, and the workload's arrivals of round 0.
+
+    ## Episode End
+
+    Terminated when the workload is exhausted and the queue is empty: ``episode_requests``
+    requests for ``sequential``, every row for ``trace``. Truncated at ``episode_rounds``
+    rounds, if set (always for ``poisson``, which never terminates). At the end,
+    ``info["episode"]`` holds the episode's totals.
+
+    ## Arguments
+
+    ```python
+    gymnasium.make("modenhub_env:ModEnHub-v0", preset="contention", n_qpus=32)
+    gymnasium.make("modenhub_env:ModEnHub-v0", config=HubConfig(...), render_mode="ansi")
+    ```
+
+    * ``config``: a :class:`HubConfig`; or ``preset``: ``paper`` (default),
+      ``contention``, ``decoherence`` or ``hotspot``;
+    * any ``HubConfig`` field as a keyword, overriding the preset;
+    * ``render_mode``: ``"ansi"`` (text summary of the round) or ``"rgb_array"``.
+
+    ``reset(options={...})`` takes ``HubConfig`` fields too, except those that shape the
+    spaces (``request_slots``, ``prefetch_slots``, ``k_max``).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        config: HubConfig | None = None,
+        preset: str | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = interface.resolve_config(config, preset, **overrides)
+        self.render_mode = render_mode
+        self.observation_space = interface.observation_space(self.config)
+        self.action_space = interface.action_space(self.config)
+        self.core = HubCore(self.config, 1)
+        self._last_info: dict[str, Any] = {}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        config = interface.reconfigure(self.config, options)
+        super().reset(seed=seed)
+        if config is not self.config:
+            self.config, self.core = config, HubCore(config, 1)
+        keys = interface.keys_for_seeds([seed], self.core.state.key, self.np_random)
+        self.core.reset(np.ones(1, dtype=bool), keys)
+        self._last_info = interface.row_of(interface.state_info(self.core), 0)
+        return observe(self.core)[0], dict(self._last_info)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        actions = interface.check_actions(action, (), self.config)
+        result = self.core.step(actions)
+        info = interface.row_of(interface.step_info(self.core, result), 0)
+        terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
+        if terminated or truncated:
+            info["episode"] = interface.row_of(interface.episode_info(self.core), 0)
+        self._last_info = info
+        return observe(self.core)[0], float(result.reward[0]), terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """Allowed attempts per slot, flattened: ``((K + M) * (k_max + 1),)`` bool."""
+        return action_masks(self.core)[0]
+
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "ansi":
+            return render.render_ansi(self.core, 0, self._last_info)
+        if self.render_mode == "rgb_array":
+            return render.render_rgb(self.core, 0)
+        gym.logger.warn("render() needs render_mode 'ansi' or 'rgb_array' at construction")
+        return None
