@@ -114,6 +114,7 @@ class HubCore:
 
         failed = state.q_valid & (state.q_deadline <= state.round[:, None] + 1)
         counts["failed"] += failed.sum(axis=1)
+        counts["attempts_sq_sum"] += (np.where(failed, state.q_attempts, 0) ** 2).sum(axis=1)
         state.q_valid &= ~failed
 
         state.round += 1
@@ -237,7 +238,7 @@ class HubCore:
         surplus[:, :v] -= served
         state.q_valid[:, :v] &= ~served
         rows, cols = np.nonzero(served)
-        self._record_served(rows, state.q_arrival[rows, cols], np.full(rows.size, self.config.f0), counts, latency)
+        self._record_served(rows, cols, np.full(rows.size, self.config.f0), counts, latency)
 
     def _serve_from_cache(self, counts, latency) -> None:
         """Serve the requests that reserved a cached ebit, and free those entries."""
@@ -248,15 +249,18 @@ class HubCore:
         entry = state.q_reserved[rows, cols]
         age = state.round[rows] - state.c_birth[rows, entry]
         fidelity = physics.werner_fidelity(age, self.config.f0, self.config.t_coh)
-        self._record_served(rows, state.q_arrival[rows, cols], fidelity, counts, latency)
+        self._record_served(rows, cols, fidelity, counts, latency)
         counts["cache_hits"] += np.bincount(rows, minlength=self.batch)
         state.c_pair[rows, entry] = -1
         state.q_valid[rows, cols] = False
         state.q_reserved[rows, cols] = -1
 
-    def _record_served(self, rows, arrival, fidelity, counts, latency) -> None:
-        waited = self.state.round[rows] - arrival
+    def _record_served(self, rows, cols, fidelity, counts, latency) -> None:
+        state = self.state
+        waited = state.round[rows] - state.q_arrival[rows, cols]
+        spent = state.q_attempts[rows, cols].astype(np.float64)
         counts["served"] += np.bincount(rows, minlength=self.batch)
+        counts["attempts_sq_sum"] += np.bincount(rows, weights=spent**2, minlength=self.batch)
         counts["fidelity_sum"] += np.bincount(rows, weights=fidelity, minlength=self.batch)
         counts["latency_sum"] += np.bincount(rows, weights=waited, minlength=self.batch)
         np.add.at(latency, (rows, waited), 1)

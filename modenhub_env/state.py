@@ -26,6 +26,7 @@ COUNTERS = (
     "expired",  # [ebits] discarded by the cutoff or the fidelity floor
     "fidelity_sum",  # sum of the fidelities of the ebits that served requests
     "latency_sum",  # [rounds] sum over served requests of (round served - arrival)
+    "attempts_sq_sum",  # [attempts^2] sum over served and failed requests of their attempts squared
 )
 
 
