@@ -1,0 +1,86 @@
+"""The exact optimum for a single request (``MODEL.md`` section 6), by dynamic programming.
+
+A request with per-attempt success probability ``p`` and ``r`` rounds left chooses ``n`` in
+``0..k_max`` attempts this round. They all launch (and cost ``w_attempt`` each); at least
+one succeeds with probability ``q(n) = 1 - (1 - p)**n``, which serves the request (reward
+1). Otherwise it carries on with ``r - 1`` rounds; with none left it fails (``-w_fail``):
+
+    V(0) = -w_fail
+    V(r) = max_n  q(n) + (1 - q(n)) V(r - 1) - w_attempt n
+
+The only state is "served or not", so this closed-loop optimum is also the best fixed
+plan ``n_1, ..., n_R``, which is how the tests check it by brute force.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from agents.base import Policy, grant_in_order, slot_order
+from agents.view import ObservationView
+
+
+def dp_value_table(
+    p: npt.ArrayLike,
+    rounds: int,
+    k_max: npt.ArrayLike,
+    w_attempt: float,
+    w_fail: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal expected reward and attempts of one request by rounds left.
+
+    :param p: success probability of one attempt; a scalar, or an array to solve many
+        requests at once.
+    :param rounds: rounds ``R`` the table covers [rounds].
+    :param k_max: most attempts a round; a scalar or an array broadcasting with ``p``.
+    :param w_attempt: cost of one attempt.
+    :param w_fail: penalty of a request that runs out of rounds.
+    :returns: ``values`` and ``best_n``, each of shape ``p.shape + (rounds + 1,)``:
+        ``values[..., r]`` is the expected reward with ``r`` rounds left under the optimal
+        policy and ``best_n[..., r]`` its attempts this round (the fewest among equals;
+        ``best_n[..., 0]`` is 0).
+    """
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 0:
+        raise ValueError(f"rounds must be a non-negative integer, got {rounds!r}")
+    p = np.asarray(p, dtype=np.float64)
+    if np.any((p < 0.0) | (p > 1.0)):
+        raise ValueError("p must be in [0, 1]")
+    limit = np.broadcast_to(np.asarray(k_max, dtype=np.int64), p.shape)
+    if np.any(limit < 0):
+        raise ValueError(f"k_max must be non-negative, got {k_max!r}")
+    n = np.arange(int(limit.max(initial=0)) + 1)  # (n,) attempts to choose from
+    success = 1.0 - (1.0 - p[..., None]) ** n  # (..., n) q(n)
+    allowed = n <= limit[..., None]
+    values = np.empty(p.shape + (rounds + 1,))
+    best_n = np.zeros(p.shape + (rounds + 1,), dtype=np.int64)
+    values[..., 0] = -w_fail
+    for r in range(1, rounds + 1):
+        outcome = success + (1.0 - success) * values[..., r - 1, None] - w_attempt * n
+        outcome = np.where(allowed, outcome, -np.inf)
+        best_n[..., r] = outcome.argmax(axis=-1)
+        values[..., r] = np.take_along_axis(outcome, best_n[..., r, None], axis=-1)[..., 0]
+    return values, best_n
+
+
+class OptimalSingleRequestPolicy(Policy):
+    """Each request slot gets the DP-optimal attempts for its ``p_ab``, slack and attempt
+    limit, under the config's ``w_attempt`` and ``w_fail``; prefetch slots get 0.
+
+    Exact for the ``sequential`` workload with no cache (``cache_capacity=0``): there the
+    hub holds one request at a time, its reward is independent of every other request, and
+    the DP above is its whole decision problem; so it is the upper bound other agents are
+    measured against. With a cache, surplus successes also have value for later requests
+    that the DP ignores; with several requests, they compete for the capacity ``S``, which
+    this policy shares oldest first without optimising the split.
+
+    :param config: the scenario (``k_max``, ``w_attempt``, ``w_fail``, ``S``).
+    """
+
+    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        _, best_n = dp_value_table(view.request_p, self.slack_scale, view.request_limit, cfg.w_attempt, cfg.w_fail)
+        chosen = np.take_along_axis(best_n, view.request_slack[..., None], axis=-1)[..., 0]
+        wanted = np.zeros((view.batch, self.n_slots), dtype=np.int64)
+        wanted[:, : cfg.request_slots] = np.where(view.request_from_cache, 0, chosen)
+        return grant_in_order(wanted, slot_order(view.batch, self.n_slots), cfg.max_attempts_per_round)
