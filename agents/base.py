@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.view import ObservationView, max_budget, parse_observation
+from agents.view import ObservationView, parse_observation
 from modenhub_env.config import HubConfig
+from modenhub_env.workload import max_budget
 
 
 class Policy:

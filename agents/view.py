@@ -19,15 +19,6 @@ from modenhub_env.observation import (
     REQUEST_FEATURES,
     observation_size,
 )
-from modenhub_env.workload import load_trace
-
-
-def max_budget(config: HubConfig) -> int:
-    """The round budget that scales the observation's slack [rounds]: ``round_budget``, or
-    the largest budget of the trace file for the ``trace`` workload (as ``HubCore`` does)."""
-    if config.workload == "trace":
-        return int(load_trace(config.trace_path, config.n_qpus).budget.max())
-    return config.round_budget
 
 
 @dataclass(frozen=True)

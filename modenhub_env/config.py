@@ -282,7 +282,7 @@ PRESETS: dict[str, HubConfig] = {
     # Several requests compete each round for a hub that cannot serve them all, over
     # spokes of 1 to 20 km: which request gets how many attempts now matters.
     "contention": PAPER.replace(
-        n_qpus=16, workload="poisson", arrival_rate=2.0, episode_rounds=256,
+        n_qpus=16, workload="poisson", arrival_rate=1.2, episode_rounds=256,
         fibre_km=1.0, fibre_km_max=20.0, max_attempts_per_round=12,
         comm_qubits_per_qpu=4, queue_capacity=16, request_slots=8, prefetch_slots=2,
         cache_capacity=16, w_fail=1.0, w_attempt=0.02,

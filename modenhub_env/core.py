@@ -32,7 +32,14 @@ import numpy as np
 from modenhub_env import physics, rng
 from modenhub_env.config import HubConfig
 from modenhub_env.state import COUNTERS, HubState
-from modenhub_env.workload import Popularity, load_trace, pair_code, poisson_cdf, uniform_pairs
+from modenhub_env.workload import (
+    Popularity,
+    load_trace,
+    max_budget,
+    pair_code,
+    poisson_cdf,
+    uniform_pairs,
+)
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -64,7 +71,7 @@ class HubCore:
         self.eta = config.eta  # (N,) transmission of each spoke
         self.storage_limit = config.storage_limit  # [rounds]
         self.trace = load_trace(config.trace_path, config.n_qpus) if config.workload == "trace" else None
-        self.max_budget = int(self.trace.budget.max()) if self.trace else config.round_budget
+        self.max_budget = max_budget(config, self.trace)
         self.popularity = Popularity.build(config) if config.zipf_exponent > 0 else None
         self.arrival_cdf = poisson_cdf(config.arrival_rate) if config.workload == "poisson" else None
         self.trace_starts = self.trace.arrivals_per_round() if self.trace else None

@@ -104,6 +104,17 @@ def _check_row(path: Path, line: int, row: dict, n_qpus: int) -> tuple[int, int,
     return arrival, min(a, b), max(a, b), budget
 
 
+def max_budget(config: HubConfig, trace: Trace | None = None) -> int:
+    """The longest round budget of the workload [rounds], which scales the observation's
+    slack: ``round_budget``, or for a trace the largest budget in its file (read unless
+    ``trace`` is given)."""
+    if config.workload != "trace":
+        return config.round_budget
+    if trace is None:
+        trace = load_trace(config.trace_path, config.n_qpus)
+    return int(trace.budget.max())
+
+
 def pair_code(a: np.ndarray, b: np.ndarray, n_qpus: int) -> np.ndarray:
     """Code of the unordered pair ``(a, b)``: ``min * N + max``."""
     return np.minimum(a, b) * n_qpus + np.maximum(a, b)

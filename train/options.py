@@ -1,0 +1,70 @@
+"""Command-line pieces shared by the ``modenhub`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+from modenhub_env.config import PRESETS, HubConfig, field_names
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``FIELD=VALUE`` with VALUE as JSON (numbers, lists, null), ``inf``/``none``, or a string."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    name, raw = (part.strip() for part in text.split("=", 1))
+    if name not in field_names():
+        raise argparse.ArgumentTypeError(f"unknown config field {name!r}; allowed: {', '.join(field_names())}")
+    lowered = raw.lower()
+    if lowered in ("inf", "infinity"):
+        return name, math.inf
+    if lowered in ("none", "null"):
+        return name, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+    return name, tuple(value) if isinstance(value, list) else value
+
+
+def add_config_options(parser: argparse.ArgumentParser, default_preset: str) -> None:
+    parser.add_argument(
+        "--preset", default=default_preset, choices=sorted(PRESETS),
+        help=f"scenario to start from (default: {default_preset}); see the README's preset table",
+    )
+    parser.add_argument(
+        "--set", dest="overrides", metavar="FIELD=VALUE", action="append", type=parse_override, default=[],
+        help="override a HubConfig field, repeatable (e.g. --set cache_capacity=0 --set t_coh=inf); "
+        f"fields: {', '.join(field_names())}",
+    )
+
+
+def config_from(args: argparse.Namespace) -> HubConfig:
+    """The preset with the ``--set`` overrides; a bad value exits with the config's message."""
+    try:
+        return HubConfig.preset(args.preset, **dict(args.overrides))
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``1,2,4`` -> ``(1, 2, 4)``."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value

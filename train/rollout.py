@@ -1,0 +1,94 @@
+"""Run a policy on the native vector env and collect whole-episode totals.
+
+Every script that scores a policy (the paper reproduction, ``evaluate``, training's
+periodic evaluation) goes through :func:`run_episodes`, so heuristics and learned
+policies are measured by the same code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modenhub_env.config import HubConfig
+from modenhub_env.vector_env import ModEnHubVectorEnv
+
+
+@dataclass
+class EpisodeTotals:
+    """Totals of ``E`` finished episodes: each counter of ``modenhub_env.state.COUNTERS``
+    as an (E,) array, the returns (E,), and served requests by latency (E, L)."""
+
+    counters: dict[str, np.ndarray]
+    returns: np.ndarray
+    latency_hist: np.ndarray
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.counters[name]
+
+    def total(self, name: str) -> float:
+        return float(self.counters[name].sum())
+
+    @property
+    def episodes(self) -> int:
+        return int(self.returns.size)
+
+
+def run_episodes(
+    config: HubConfig,
+    policy: Any,
+    episodes: int,
+    seed: int,
+    max_batch: int = 1024,
+    progress: Any = None,
+) -> EpisodeTotals:
+    """Play ``episodes`` episodes of ``config`` with ``policy`` (anything with SB3's
+    ``predict``), ``max_batch`` at a time; env ``i`` of a chunk starting at episode ``e``
+    is seeded ``seed + e + i``, so results do not depend on ``max_batch``.
+
+    :param progress: optional callable ``progress(episodes_finished)`` for progress bars.
+    """
+    chunks = []
+    for start in range(0, episodes, max_batch):
+        size = min(max_batch, episodes - start)
+        chunks.append(_run_chunk(config, policy, size, seed + start, progress))
+    return EpisodeTotals(
+        counters={k: np.concatenate([c.counters[k] for c in chunks]) for k in chunks[0].counters},
+        returns=np.concatenate([c.returns for c in chunks]),
+        latency_hist=np.concatenate([c.latency_hist for c in chunks]),
+    )
+
+
+def _run_chunk(config: HubConfig, policy: Any, size: int, seed: int, progress: Any) -> EpisodeTotals:
+    env = ModEnHubVectorEnv(size, config=config)
+    obs, _ = env.reset(seed=seed)
+    takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+    finished = np.zeros(size, dtype=bool)
+    returns = np.zeros(size)
+    episode_start = np.ones(size, dtype=bool)
+    state = None
+    counters: dict[str, np.ndarray] = {}
+    latency = None
+    while not finished.all():
+        kwargs = {"action_masks": env.action_masks()} if takes_masks else {}
+        actions, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True, **kwargs)
+        obs, reward, terminated, truncated, info = env.step(actions)
+        returns += np.where(finished, 0.0, reward)
+        done = (terminated | truncated) & ~finished
+        episode_start = terminated | truncated
+        if done.any():
+            final = info["final_info"]["episode"]
+            if latency is None:
+                counters = {k: np.zeros(size) for k in final if not k.startswith("_") and k != "latency_hist"}
+                latency = np.zeros((size, final["latency_hist"].shape[1]), dtype=np.int64)
+            for key in counters:
+                counters[key][done] = final[key][done]
+            latency[done] = final["latency_hist"][done]
+            finished |= done
+            if progress is not None:
+                progress(int(done.sum()))
+    env.close()
+    return EpisodeTotals(counters=counters, returns=returns, latency_hist=latency)
