@@ -1,0 +1,284 @@
+"""``HubConfig``: presets, validation messages, ``replace``, serialisation, derived values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from modenhub_env import physics
+from modenhub_env.config import PRESETS, HubConfig, field_names
+
+
+@pytest.mark.parametrize("name", ["paper", "contention", "decoherence", "hotspot"])
+def test_preset__constructs(name):
+    cfg = HubConfig.preset(name)
+    assert isinstance(cfg, HubConfig)
+    assert cfg == PRESETS[name]
+
+
+def test_preset__paper_is_the_default():
+    assert HubConfig.preset("paper") == HubConfig()
+
+
+def test_preset__paper_matches_model_md():
+    cfg = HubConfig()
+    assert (cfg.p_bsm, cfg.eta_c, cfg.alpha_db_per_km, cfg.fibre_km, cfg.eta_d) == (0.5, 0.90, 0.2, 1.0, 0.95)
+    assert (cfg.switch_loss_db, cfg.round_budget, cfg.cache_per_pair) == (0.34, 3, 1)
+    assert cfg.max_attempts_per_round is None and math.isinf(cfg.t_coh)
+    assert cfg.workload == "sequential" and cfg.episode_requests == 2500
+
+
+def test_preset__overrides_apply():
+    cfg = HubConfig.preset("contention", n_qpus=32)
+    assert cfg.n_qpus == 32
+    assert cfg.workload == "poisson" and cfg.max_attempts_per_round == 12
+    assert cfg.spoke_km.shape == (32,)
+    assert cfg.spoke_km[0] == pytest.approx(1.0) and cfg.spoke_km[-1] == pytest.approx(20.0)
+
+
+def test_preset__unknown_name_raises_listing_names():
+    with pytest.raises(ValueError, match="preset must be one of") as err:
+        HubConfig.preset("nope")
+    assert "contention" in str(err.value) and "'nope'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "allowed"),
+    [
+        ({"n_qpus": 0}, "n_qpus", "[1, 4096]"),
+        ({"n_qpus": 5000}, "n_qpus", "[1, 4096]"),
+        ({"p_bsm": 1.5}, "p_bsm", "(0.0, 1.0]"),
+        ({"p_bsm": 0.0}, "p_bsm", "(0.0, 1.0]"),
+        ({"eta_c": -0.1}, "eta_c", "(0.0, 1.0]"),
+        ({"cache_capacity": -1}, "cache_capacity", "[0, 65536]"),
+        ({"cache_per_pair": 0}, "cache_per_pair", "[1, 64]"),
+        ({"round_budget": 0}, "round_budget", "[1, 10000]"),
+        ({"k_max": 0}, "k_max", "[1, 1024]"),
+        ({"max_attempts_per_round": 0}, "max_attempts_per_round", "[1, 1000000] or None"),
+        ({"t_coh": 0.0}, "t_coh", "(0.0, inf]"),
+        ({"t_coh": -3.0}, "t_coh", "(0.0, inf]"),
+        ({"cutoff": 0}, "cutoff", "[1, 1000000000] or None"),
+        ({"f0": 1.2}, "f0", "[0.25, 1.0]"),
+        ({"f_min": 0.99}, "f_min", "[0.25, 0.97]"),
+        ({"f_min": 0.1}, "f_min", "[0.25, 0.97]"),
+        ({"arrival_rate": 0.0}, "arrival_rate", "(0.0, 64.0]"),
+        ({"w_attempt": -1.0}, "w_attempt", "[0.0, 1000000.0]"),
+        ({"n_qpus": True}, "n_qpus", "[1, 4096]"),
+        ({"cache_capacity": False}, "cache_capacity", "[0, 65536]"),
+        ({"n_qpus": 4.0}, "n_qpus", "[1, 4096]"),
+        ({"p_bsm": True}, "p_bsm", "(0.0, 1.0]"),
+        ({"p_bsm": math.nan}, "p_bsm", "(0.0, 1.0]"),
+        ({"w_fail": math.nan}, "w_fail", "[0.0, 1000000.0]"),
+        ({"eta_d": math.inf}, "eta_d", "(0.0, 1.0]"),
+        ({"p_bsm": "0.5"}, "p_bsm", "(0.0, 1.0]"),
+    ],
+)
+def test_config__invalid_value_names_field_and_range(overrides, field, allowed):
+    with pytest.raises(ValueError) as err:
+        HubConfig(**overrides)
+    message = str(err.value)
+    assert message.startswith(field), message
+    assert allowed in message, message
+    assert repr(next(iter(overrides.values()))) in message
+
+
+def test_config__fibre_tuple_of_wrong_length_names_field():
+    with pytest.raises(ValueError, match=r"fibre_km must hold one length per QPU \(4\), got 3"):
+        HubConfig(n_qpus=4, fibre_km=(1.0, 2.0, 3.0))
+
+
+def test_config__fibre_tuple_with_fibre_km_max_raises():
+    with pytest.raises(ValueError, match="fibre_km_max"):
+        HubConfig(n_qpus=2, fibre_km=(1.0, 2.0), fibre_km_max=5.0)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"fibre_km": -1.0}, {"fibre_km": math.nan}, {"fibre_km_max": 2000.0}, {"fibre_km": True}]
+)
+def test_config__bad_fibre_length_raises_with_range(overrides):
+    with pytest.raises(ValueError, match=r"\[0, 1000\] km"):
+        HubConfig(**overrides)
+
+
+@pytest.mark.xfail(
+    reason="BUG: config._check_fibre reports a bad scalar fibre length as 'fibre lengths must be "
+    "numbers in [0, 1000] km' without naming the field (fibre_km or fibre_km_max), unlike every "
+    "other field's ValueError (STYLE.md: 'a clear ValueError naming the field')",
+    strict=True,
+)
+@pytest.mark.parametrize(
+    ("overrides", "field"), [({"fibre_km": -1.0}, "fibre_km"), ({"fibre_km_max": 2000.0}, "fibre_km_max")]
+)
+def test_config__bad_fibre_length_names_field(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        HubConfig(**overrides)
+
+
+def test_config__unknown_workload_lists_allowed():
+    with pytest.raises(ValueError, match="workload must be one of") as err:
+        HubConfig(workload="foo")
+    assert "'foo'" in str(err.value)
+    for name in ("sequential", "poisson", "trace"):
+        assert name in str(err.value)
+
+
+def test_config__poisson_without_episode_rounds_raises():
+    with pytest.raises(ValueError, match="episode_rounds must be set"):
+        HubConfig(workload="poisson")
+
+
+def test_config__trace_without_path_raises():
+    with pytest.raises(ValueError, match="trace_path"):
+        HubConfig(workload="trace")
+
+
+def test_config__trace_with_missing_file_raises(tmp_path):
+    missing = tmp_path / "none.csv"
+    with pytest.raises(ValueError, match="trace_path: no such file"):
+        HubConfig(workload="trace", trace_path=str(missing))
+
+
+def test_config__f_min_equal_f0_is_allowed():
+    assert HubConfig(f0=0.9, f_min=0.9).f_min == 0.9
+
+
+def test_config__is_frozen():
+    cfg = HubConfig()
+    with pytest.raises(AttributeError):
+        cfg.n_qpus = 3  # type: ignore[misc]
+
+
+def test_replace__unknown_field_is_named():
+    with pytest.raises(ValueError, match=r"unknown HubConfig field\(s\) \['n_qubits'\]") as err:
+        HubConfig().replace(n_qubits=3)
+    assert "n_qpus" in str(err.value)  # the allowed names are listed
+
+
+def test_replace__validates_new_values():
+    with pytest.raises(ValueError, match="n_qpus"):
+        HubConfig().replace(n_qpus=-2)
+
+
+def test_replace__returns_changed_copy():
+    base = HubConfig()
+    new = base.replace(n_qpus=8, w_fail=2.0)
+    assert (new.n_qpus, new.w_fail) == (8, 2.0)
+    assert base.n_qpus == 16
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_to_dict__round_trips_every_preset(name):
+    cfg = PRESETS[name]
+    data = cfg.to_dict()
+    assert set(data) == set(field_names())
+    assert HubConfig.from_dict(json.loads(json.dumps(data))) == cfg
+
+
+def test_to_dict__infinite_coherence_round_trips_through_json():
+    cfg = HubConfig(t_coh=math.inf)
+    data = cfg.to_dict()
+    assert data["t_coh"] == "inf"
+    text = json.dumps(data, allow_nan=False)  # strict JSON: no bare Infinity
+    back = HubConfig.from_dict(json.loads(text))
+    assert math.isinf(back.t_coh) and back == cfg
+
+
+def test_to_dict__finite_values_and_tuples_round_trip():
+    cfg = HubConfig(n_qpus=3, fibre_km=(1.0, 2.5, 4.0), t_coh=12.5, cutoff=4, f_min=0.6)
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert data["fibre_km"] == [1.0, 2.5, 4.0]
+    back = HubConfig.from_dict(data)
+    assert back == cfg and back.fibre_km == (1.0, 2.5, 4.0)
+
+
+@pytest.mark.xfail(
+    reason="BUG: HubConfig.to_dict promises 'plain JSON-ready fields' but passes numpy scalars "
+    "through unchanged: validation accepts np.int64 / np.float32 (e.g. n_qpus from np.arange), "
+    "and json.dumps(cfg.to_dict()) then raises TypeError 'Object of type int64 is not JSON "
+    "serializable'; np.float32('inf') is not turned into 'inf' either",
+    strict=True,
+)
+@pytest.mark.parametrize(
+    "overrides", [{"n_qpus": np.int64(8)}, {"p_bsm": np.float32(0.5)}, {"t_coh": np.float32("inf")}],
+    ids=["int64", "float32", "float32-inf"],
+)
+def test_to_dict__numpy_scalar_fields_are_json_ready(overrides):
+    cfg = HubConfig(**overrides)
+    back = HubConfig.from_dict(json.loads(json.dumps(cfg.to_dict(), allow_nan=False)))
+    assert back == cfg
+
+
+def test_from_dict__unknown_field_raises():
+    with pytest.raises(ValueError, match="bogus"):
+        HubConfig.from_dict({"bogus": 1})
+
+
+# ---------------------------------------------------------------- derived quantities
+
+
+def test_spoke_km__uniform_by_default():
+    np.testing.assert_array_equal(HubConfig(n_qpus=5, fibre_km=2.0).spoke_km, np.full(5, 2.0))
+
+
+def test_spoke_km__fibre_km_max_spreads_linearly():
+    km = HubConfig(n_qpus=5, fibre_km=1.0, fibre_km_max=21.0).spoke_km
+    np.testing.assert_allclose(km, [1.0, 6.0, 11.0, 16.0, 21.0])
+    np.testing.assert_allclose(np.diff(km), 5.0)
+
+
+def test_spoke_km__tuple_is_taken_as_given():
+    np.testing.assert_array_equal(HubConfig(n_qpus=3, fibre_km=(3.0, 1.0, 2.0)).spoke_km, [3.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("n_qpus", [1, 2, 17, 128])
+def test_eta__has_one_entry_per_qpu_and_matches_physics(n_qpus):
+    cfg = HubConfig(n_qpus=n_qpus, fibre_km=0.5, fibre_km_max=12.0)
+    assert cfg.eta.shape == (n_qpus,)
+    expected = physics.transmission(cfg.spoke_km, n_qpus, cfg.eta_c, cfg.alpha_db_per_km, cfg.eta_d, cfg.switch_loss_db)
+    np.testing.assert_allclose(cfg.eta, expected)
+
+
+def test_eta__longer_spokes_transmit_less():
+    eta = HubConfig.preset("contention").eta
+    assert np.all(np.diff(eta) < 0)
+
+
+def test_p_pair__is_p_bsm_eta_a_eta_b():
+    cfg = HubConfig.preset("contention")
+    eta = cfg.eta
+    assert float(cfg.p_pair(2, 9)) == pytest.approx(cfg.p_bsm * eta[2] * eta[9])
+    np.testing.assert_allclose(cfg.p_pair(np.array([0, 1]), np.array([3, 4])), cfg.p_bsm * eta[[0, 1]] * eta[[3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("n_qpus", "capacity", "per_pair", "expected"),
+    [(4, 1024, 1, 6), (4, 3, 2, 3), (4, 100, 2, 12), (1, 10, 3, 3), (16, 0, 1, 0), (32, 16, 2, 16)],
+)
+def test_cache_size__is_min_of_capacity_and_pairs_times_per_pair(n_qpus, capacity, per_pair, expected):
+    cfg = HubConfig(n_qpus=n_qpus, cache_capacity=capacity, cache_per_pair=per_pair)
+    assert cfg.cache_size == expected
+    assert cfg.cache_size == min(capacity, cfg.n_pairs * per_pair)
+
+
+@pytest.mark.parametrize(("n_qpus", "pairs"), [(1, 1), (2, 1), (3, 3), (16, 120)])
+def test_n_pairs__counts_unordered_pairs(n_qpus, pairs):
+    assert HubConfig(n_qpus=n_qpus).n_pairs == pairs
+
+
+@pytest.mark.parametrize(("n_qpus", "k"), [(1, 1), (2, 1), (8, 3), (32, 5), (128, 7)])
+def test_k_parallel__matches_model_table(n_qpus, k):
+    assert HubConfig(n_qpus=n_qpus).k_parallel == k
+
+
+def test_storage_limit__property_uses_physics():
+    cfg = HubConfig(t_coh=8.0, f_min=0.8, cutoff=6)
+    assert cfg.storage_limit == physics.storage_limit(0.97, 8.0, 0.8, 6) == 2
+    assert math.isinf(HubConfig().storage_limit)
+
+
+def test_queue_size__is_one_for_sequential():
+    assert HubConfig(queue_capacity=9).queue_size == 1
+    assert HubConfig.preset("contention", queue_capacity=9).queue_size == 9

@@ -1,0 +1,234 @@
+"""Workloads: trace files, uniform and Zipf pair sampling, the Poisson arrival CDF."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from modenhub_env.config import HubConfig
+from modenhub_env.workload import Popularity, load_trace, pair_code, poisson_cdf, uniform_pairs
+
+# Upper 0.1% point of the chi-square distribution with 14 degrees of freedom (15 pairs of
+# 6 QPUs): a correct sampler fails the test with probability 0.001 (and the seeds are fixed).
+CHI2_14_DOF_999 = 36.12
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------- trace files
+
+
+def test_load_trace__reads_csv(tmp_path):
+    path = _write(tmp_path / "t.csv", "round,a,b,budget\n0,1,2,3\n2,3,0,1\n2,0,1,5\n")
+    trace = load_trace(path, n_qpus=4)
+    assert trace.rows == 3
+    np.testing.assert_array_equal(trace.round, [0, 2, 2])
+    np.testing.assert_array_equal(trace.a, [1, 0, 0])  # (3, 0) stored as a < b
+    np.testing.assert_array_equal(trace.b, [2, 3, 1])
+    np.testing.assert_array_equal(trace.budget, [3, 1, 5])
+
+
+def test_load_trace__reads_csv_with_extra_columns_and_spaces(tmp_path):
+    path = _write(tmp_path / "t.csv", "gate,round,a,b,budget\ncx, 4 ,0, 1,2\n")
+    trace = load_trace(path, n_qpus=2)
+    assert (trace.rows, int(trace.round[0]), int(trace.budget[0])) == (1, 4, 2)
+
+
+def test_load_trace__reads_json_lines(tmp_path):
+    rows = [{"round": 3, "a": 2, "b": 1, "budget": 4}, {"round": 0, "a": 0, "b": 3, "budget": 2}]
+    path = _write(tmp_path / "t.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n\n")
+    trace = load_trace(path, n_qpus=4)
+    np.testing.assert_array_equal(trace.round, [0, 3])
+    np.testing.assert_array_equal(trace.a, [0, 1])
+    np.testing.assert_array_equal(trace.b, [3, 2])
+    np.testing.assert_array_equal(trace.budget, [2, 4])
+
+
+def test_load_trace__sorts_by_round_stably(tmp_path):
+    text = "round,a,b,budget\n5,0,1,1\n1,0,2,1\n5,0,3,1\n0,1,2,1\n1,1,3,1\n"
+    trace = load_trace(_write(tmp_path / "t.csv", text), n_qpus=4)
+    np.testing.assert_array_equal(trace.round, [0, 1, 1, 5, 5])
+    # rows of one round keep their file order
+    np.testing.assert_array_equal(trace.a * 4 + trace.b, [6, 2, 7, 1, 3])
+
+
+def test_load_trace__one_qpu_allows_the_hub_pair(tmp_path):
+    trace = load_trace(_write(tmp_path / "t.csv", "round,a,b,budget\n0,0,0,2\n"), n_qpus=1)
+    assert (int(trace.a[0]), int(trace.b[0])) == (0, 0)
+
+
+def test_trace__arrivals_per_round_indexes_first_rows(tmp_path):
+    trace = load_trace(_write(tmp_path / "t.csv", "round,a,b,budget\n0,0,1,1\n2,0,1,1\n2,0,1,1\n3,0,1,1\n"), 2)
+    np.testing.assert_array_equal(trace.arrivals_per_round(), [0, 1, 1, 3, 4])
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "problem"),
+    [
+        ("0,1,2,3\n1,x,2,3\n", 3, "a must be an integer"),
+        ("0,1,2,3\n1.5,0,2,3\n", 3, "round must be an integer"),
+        ("0,1,1,3\n", 2, "a and b must differ"),
+        ("0,1,2,3\n0,1,2,3\n0,0,4,3\n", 4, r"b must be a QPU in \[0, 3\]"),
+        ("0,-1,2,3\n", 2, r"a must be a QPU in \[0, 3\]"),
+        ("0,1,2,0\n", 2, "budget must be >= 1"),
+        ("-1,1,2,3\n", 2, "round must be >= 0"),
+        ("0,1,2\n", 2, "budget must be an integer"),
+    ],
+)
+def test_load_trace__bad_csv_row_names_file_and_line(tmp_path, body, line, problem):
+    path = _write(tmp_path / "bad.csv", "round,a,b,budget\n" + body)
+    with pytest.raises(ValueError, match=problem) as err:
+        load_trace(path, n_qpus=4)
+    assert f"{path}:{line}:" in str(err.value)
+
+
+def test_load_trace__csv_missing_column_names_file_and_columns(tmp_path):
+    path = _write(tmp_path / "bad.csv", "round,a,budget\n0,1,3\n")
+    with pytest.raises(ValueError, match="CSV header must name the columns") as err:
+        load_trace(path, n_qpus=4)
+    assert f"{path}:1:" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "problem"),
+    [
+        (['{"round": 0, "a": 0, "b": 1, "budget": 2}', '{"round": 1, "a": 0, "b": 1'], 2, "not valid JSON"),
+        (['{"round": 0, "a": 0, "b": 1, "budget": 2}', "", "[1, 2, 3]"], 3, "must be a JSON object"),
+        (['{"round": 0, "a": 0, "b": 1}'], 1, "budget must be an integer"),
+        (['{"round": 0, "a": 2, "b": 2, "budget": 1}'], 1, "a and b must differ"),
+        (['{"round": 0, "a": 0, "b": 9, "budget": 1}'], 1, "b must be a QPU"),
+        (['{"round": 0, "a": 0, "b": 1, "budget": 0}'], 1, "budget must be >= 1"),
+        (['{"round": "soon", "a": 0, "b": 1, "budget": 1}'], 1, "round must be an integer"),
+    ],
+)
+def test_load_trace__bad_json_row_names_file_and_line(tmp_path, lines, line, problem):
+    path = _write(tmp_path / "bad.jsonl", "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=problem) as err:
+        load_trace(path, n_qpus=4)
+    assert f"{path}:{line}:" in str(err.value)
+
+
+def test_load_trace__empty_trace_raises_naming_file(tmp_path):
+    path = _write(tmp_path / "empty.csv", "round,a,b,budget\n")
+    with pytest.raises(ValueError, match="no requests") as err:
+        load_trace(path, n_qpus=4)
+    assert str(path) in str(err.value)
+
+
+# ---------------------------------------------------------------- pair sampling
+
+
+def test_pair_code__is_min_times_n_plus_max():
+    a, b = np.array([0, 3, 2]), np.array([1, 1, 2])
+    np.testing.assert_array_equal(pair_code(a, b, 4), [1, 7, 10])
+
+
+def test_uniform_pairs__gives_distinct_ordered_qpus():
+    gen = np.random.default_rng(1)
+    a, b = uniform_pairs(gen.random(5000), gen.random(5000), 7)
+    assert np.all(a < b)
+    assert a.min() >= 0 and b.max() <= 6
+
+
+def test_uniform_pairs__handles_uniform_edges():
+    u = np.array([0.0, 1.0 - 2.0**-53])
+    a, b = uniform_pairs(u, u[::-1], 5)
+    assert np.all(a < b) and np.all(b < 5)
+
+
+def test_uniform_pairs__one_qpu_gives_the_hub_pair():
+    a, b = uniform_pairs(np.array([0.3, 0.9]), np.array([0.1, 0.5]), 1)
+    np.testing.assert_array_equal(a, [0, 0])
+    np.testing.assert_array_equal(b, [0, 0])
+
+
+def test_uniform_pairs__covers_all_pairs_uniformly():
+    n, draws = 6, 30_000
+    gen = np.random.default_rng(2024)
+    a, b = uniform_pairs(gen.random(draws), gen.random(draws), n)
+    counts = np.bincount(pair_code(a, b, n), minlength=n * n)
+    iu = np.triu_indices(n, k=1)
+    observed = counts.reshape(n, n)[iu]
+    assert observed.sum() == draws  # no mass off the a < b pairs
+    expected = draws / observed.size
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    assert chi2 < CHI2_14_DOF_999
+
+
+def _pop(n_qpus: int, s: float, seed: int = 0) -> Popularity:
+    cfg = HubConfig(n_qpus=n_qpus, zipf_exponent=s, popularity_seed=seed, workload="poisson", episode_rounds=10)
+    return Popularity.build(cfg)
+
+
+def test_popularity__ranks_every_pair_once():
+    pop = _pop(6, 1.2)
+    assert np.all(pop.a < pop.b)
+    codes = pair_code(pop.a, pop.b, 6)
+    assert np.unique(codes).size == 15
+    assert pop.cdf[-1] == pytest.approx(1.0) and np.all(np.diff(pop.cdf) > 0)
+
+
+def test_popularity__zipf_skews_toward_rank_zero():
+    n, s, draws = 6, 1.4, 20_000
+    pop = _pop(n, s)
+    a, b = pop.sample(np.random.default_rng(7).random(draws))
+    codes = pair_code(a, b, n)
+    by_rank = np.array([(codes == c).sum() for c in pair_code(pop.a, pop.b, n)])
+    weights = 1.0 / np.arange(1, 16) ** s
+    share = weights / weights.sum()
+    # rank 0 gets its Zipf share within 4 binomial standard errors
+    se = math.sqrt(share[0] * (1 - share[0]) / draws)
+    assert abs(by_rank[0] / draws - share[0]) < 4 * se
+    assert by_rank[0] > by_rank[1] > by_rank[4] > by_rank[14]
+    assert by_rank[0] > 4 * draws / 15  # far above the uniform share
+
+
+def test_popularity__zero_exponent_is_uniform():
+    pop = _pop(6, 0.0)
+    np.testing.assert_allclose(np.diff(np.concatenate([[0.0], pop.cdf])), 1 / 15)
+
+
+def test_popularity__ranking_depends_on_seed_only():
+    first, again, other = _pop(8, 1.0, seed=3), _pop(8, 1.0, seed=3), _pop(8, 1.0, seed=4)
+    np.testing.assert_array_equal(first.a * 8 + first.b, again.a * 8 + again.b)
+    assert not np.array_equal(first.a * 8 + first.b, other.a * 8 + other.b)
+
+
+def test_popularity__one_qpu_has_one_pair():
+    pop = _pop(1, 1.0)
+    a, b = pop.sample(np.array([0.0, 0.5, 0.999]))
+    np.testing.assert_array_equal(a, 0)
+    np.testing.assert_array_equal(b, 0)
+
+
+# ---------------------------------------------------------------- Poisson arrivals
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.6, 1.0, 2.0, 7.5, 30.0, 64.0])
+def test_poisson_cdf__has_poisson_mean_and_variance(rate):
+    cdf = poisson_cdf(rate)
+    assert cdf[-1] == pytest.approx(1.0, abs=1e-15)
+    assert np.all(np.diff(cdf) >= 0)
+    pmf = np.diff(np.concatenate([[0.0], cdf]))
+    k = np.arange(cdf.size)
+    mean = float((k * pmf).sum())
+    assert mean == pytest.approx(rate, rel=1e-9)
+    assert float(((k - mean) ** 2 * pmf).sum()) == pytest.approx(rate, rel=1e-8)
+
+
+def test_poisson_cdf__first_entry_is_exp_minus_rate():
+    assert poisson_cdf(2.0)[0] == pytest.approx(math.exp(-2.0), rel=1e-12)
+
+
+def test_poisson_cdf__inverse_sampling_has_the_mean():
+    rate, draws = 3.0, 20_000
+    u = np.random.default_rng(11).random(draws)
+    samples = np.searchsorted(poisson_cdf(rate), u, side="right")
+    se = math.sqrt(rate / draws)
+    assert abs(samples.mean() - rate) < 4 * se
