@@ -60,7 +60,7 @@ class HubConfig:
     :param request_slots: ``K``, pending requests shown to the agent (oldest first).
     :param prefetch_slots: ``M``, candidate pairs the agent may prefetch; 0 disables.
     :param k_max: most attempts the agent may launch for one slot in one round.
-    :param w_fail: reward weight of a failed (or rejected) request.
+    :param w_fail: reward weight (penalty) of a request that reaches its deadline unserved.
     :param w_attempt: reward weight (cost) of one entanglement attempt.
     """
 
@@ -96,6 +96,8 @@ class HubConfig:
     w_attempt: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.fibre_km, (list, np.ndarray)):
+            object.__setattr__(self, "fibre_km", tuple(float(x) for x in np.ravel(self.fibre_km)))
         _check_int(self, "n_qpus", 1, 4096)
         _check_real(self, "p_bsm", 0.0, 1.0, low_open=True)
         _check_real(self, "eta_c", 0.0, 1.0, low_open=True)
@@ -201,10 +203,10 @@ class HubConfig:
         """Plain JSON-ready fields (``inf`` as the string ``"inf"``)."""
         out = dataclasses.asdict(self)
         for key, value in out.items():
-            if isinstance(value, float) and math.isinf(value):
-                out[key] = "inf"
-            elif isinstance(value, tuple):
-                out[key] = list(value)
+            if isinstance(value, tuple):
+                out[key] = [_plain(x) for x in value]
+            else:
+                out[key] = _plain(value)
         return out
 
     @staticmethod
@@ -217,6 +219,15 @@ class HubConfig:
             elif isinstance(value, list):
                 data[key] = tuple(value)
         return HubConfig().replace(**data)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: numpy scalars as Python ones, infinity as ``"inf"``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
 
 
 def field_names() -> list[str]:
@@ -266,13 +277,15 @@ def _check_fibre(cfg: HubConfig) -> None:
             )
         if cfg.fibre_km_max is not None:
             raise ValueError("fibre_km_max must be None when fibre_km lists every spoke")
-        lengths = cfg.fibre_km
+        lengths = [("fibre_km", length) for length in cfg.fibre_km]
     else:
-        lengths = (cfg.fibre_km,) if cfg.fibre_km_max is None else (cfg.fibre_km, cfg.fibre_km_max)
-    for length in lengths:
+        lengths = [("fibre_km", cfg.fibre_km)]
+        if cfg.fibre_km_max is not None:
+            lengths.append(("fibre_km_max", cfg.fibre_km_max))
+    for name, length in lengths:
         bad_type = isinstance(length, bool) or not isinstance(length, (int, float, np.number))
         if bad_type or not 0.0 <= float(length) <= 1000.0:
-            raise ValueError(f"fibre lengths must be numbers in [0, 1000] km, got {length!r}")
+            raise ValueError(f"{name} must be a length in [0, 1000] km (or one per QPU), got {length!r}")
 
 
 PAPER = HubConfig()

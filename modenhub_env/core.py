@@ -92,8 +92,10 @@ class HubCore:
         state = self.state
         state.clear(rows, self._template)
         state.key[rows] = keys[rows]
-        no_counts = {name: np.zeros(self.batch) for name in COUNTERS}
-        self._arrive(rows, no_counts)
+        counts = {name: np.zeros(self.batch) for name in COUNTERS}
+        self._arrive(rows, counts)
+        for name in COUNTERS:
+            state.totals[name] += counts[name]
         self._reserve()
 
     # ------------------------------------------------------------------ step

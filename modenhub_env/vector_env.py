@@ -105,6 +105,7 @@ class ModEnHubVectorEnv(VectorEnv):
             keys = interface.keys_for_seeds([None] * self.num_envs, self.core.state.key, self.np_random)
             self.core.reset(done, keys)
             obs = np.where(done[:, None], observe(self.core), obs)
+            info.update(interface.state_info(self.core))
             info = _masked(info, self._all)
             info["final_obs"], info["_final_obs"] = final_obs, done.copy()
             info["final_info"], info["_final_info"] = _masked(final_info, done), done.copy()

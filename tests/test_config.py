@@ -103,12 +103,6 @@ def test_config__bad_fibre_length_raises_with_range(overrides):
         HubConfig(**overrides)
 
 
-@pytest.mark.xfail(
-    reason="BUG: config._check_fibre reports a bad scalar fibre length as 'fibre lengths must be "
-    "numbers in [0, 1000] km' without naming the field (fibre_km or fibre_km_max), unlike every "
-    "other field's ValueError (STYLE.md: 'a clear ValueError naming the field')",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("overrides", "field"), [({"fibre_km": -1.0}, "fibre_km"), ({"fibre_km_max": 2000.0}, "fibre_km_max")]
 )
@@ -194,13 +188,6 @@ def test_to_dict__finite_values_and_tuples_round_trip():
     assert back == cfg and back.fibre_km == (1.0, 2.5, 4.0)
 
 
-@pytest.mark.xfail(
-    reason="BUG: HubConfig.to_dict promises 'plain JSON-ready fields' but passes numpy scalars "
-    "through unchanged: validation accepts np.int64 / np.float32 (e.g. n_qpus from np.arange), "
-    "and json.dumps(cfg.to_dict()) then raises TypeError 'Object of type int64 is not JSON "
-    "serializable'; np.float32('inf') is not turned into 'inf' either",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "overrides", [{"n_qpus": np.int64(8)}, {"p_bsm": np.float32(0.5)}, {"t_coh": np.float32("inf")}],
     ids=["int64", "float32", "float32-inf"],
