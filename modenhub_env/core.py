@@ -178,13 +178,23 @@ class HubCore:
             b[:, k:] = np.where(codes >= 0, codes % cfg.n_qpus, 0)
         return a, b, present
 
-    def slot_cache(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cached ebits of each slot's pair and the round the youngest was heralded
-        (-1 if none), each (B, K + M)."""
-        codes = pair_code(a, b, self.config.n_qpus)
+    def slot_cache(
+        self, a: np.ndarray, b: np.ndarray, present: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cached ebits of each present slot's pair and the round the youngest was
+        heralded (-1 if none), each shaped like ``a``; 0 and -1 for absent slots."""
+        count = np.zeros(a.shape, dtype=np.int64)
+        youngest = np.full(a.shape, -1, dtype=np.int64)
+        cached = self.state.c_pair >= 0
+        if not cached.any():
+            return count, youngest
+        # Only slots present in some env are compared with the cache.
+        cols = np.flatnonzero(present.any(axis=0))
+        codes = np.where(present[:, cols], pair_code(a[:, cols], b[:, cols], self.config.n_qpus), -2)
         same = codes[:, :, None] == self.state.c_pair[:, None, :]
-        youngest = np.where(same, self.state.c_birth[:, None, :], -1).max(axis=2, initial=-1)
-        return same.sum(axis=2), youngest
+        count[:, cols] = same.sum(axis=2)
+        youngest[:, cols] = np.where(same, self.state.c_birth[:, None, :], -1).max(axis=2, initial=-1)
+        return count, youngest
 
     def slot_limits(self) -> np.ndarray:
         """Most attempts each slot may launch on its own this round, (B, K + M): 0 for an
@@ -202,7 +212,7 @@ class HubCore:
             if cfg.cache_size == 0:
                 limits[:, k:] = 0
             else:
-                cached, _ = self.slot_cache(a[:, k:], b[:, k:])
+                cached, _ = self.slot_cache(a[:, k:], b[:, k:], present[:, k:])
                 room = (cached < cfg.cache_per_pair) & (state.c_pair < 0).any(axis=1)[:, None]
                 limits[:, k:] *= room
         return limits

@@ -68,7 +68,7 @@ def observe(core: HubCore) -> np.ndarray:
     k = cfg.request_slots
     a, b, present = core.slot_pairs()
     limits = core.slot_limits()
-    cached, youngest = core.slot_cache(a, b)
+    cached, youngest = core.slot_cache(a, b, present)
     p = np.where(present, cfg.p_bsm * core.eta[a] * core.eta[b], 0.0)
     fidelity = np.where(
         youngest >= 0,
