@@ -1,0 +1,258 @@
+"""The ``modenhub`` command line: parser, help texts, ``--set`` overrides and bad input."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modenhub_env.config import PRESETS, HubConfig, field_names
+from train import options, reproduce
+from train.cli import build_parser, main
+
+SUBCOMMANDS = ("reproduce", "evaluate")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _help(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 0
+    return capsys.readouterr().out
+
+
+def _error(argv: list[str], capsys) -> str:
+    """Run ``argv``, expect argparse's usage error (exit 2), return stderr."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    return capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- --help
+
+
+def test_cli_help__top_level_lists_every_subcommand(capsys):
+    text = _help(["--help"], capsys)
+    assert set(_subparsers(build_parser())) == set(SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        assert name in text
+    assert "usage: modenhub" in text
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_cli_help__subcommand_mentions_every_option(command, capsys):
+    text = _help([command, "--help"], capsys)
+    sub = _subparsers(build_parser())[command]
+    flags = [flag for action in sub._actions for flag in action.option_strings]
+    assert len(flags) >= 8
+    for flag in flags:
+        assert flag in text, flag
+    for action in sub._actions:
+        if action.help and action.help != argparse.SUPPRESS:
+            assert action.help.split()[0].strip("(") in text, action.dest
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_cli_help__subcommand_lists_presets_and_config_fields(command, capsys):
+    text = " ".join(_help([command, "--help"], capsys).split())
+    for preset in PRESETS:
+        assert preset in text
+    for name in field_names():
+        assert name in text, name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--help"], id="top"),
+        pytest.param(["reproduce", "--help"], id="reproduce"),
+        pytest.param(
+            ["evaluate", "--help"],
+            marks=pytest.mark.xfail(
+                reason="BUG: train/cli.py build_parser: the evaluate description escapes '95%% CIs' "
+                "but argparse only %-formats descriptions holding '%(prog)', so --help prints '95%% CIs'",
+                strict=True,
+            ),
+            id="evaluate",
+        ),
+    ],
+)
+def test_cli_help__shows_no_doubled_percent_signs(argv, capsys):
+    assert "%%" not in _help(argv, capsys)
+
+
+def test_cli__no_subcommand_is_a_usage_error(capsys):
+    assert "COMMAND" in _error([], capsys)
+
+
+def test_cli__console_script_runs():
+    script = Path(sys.executable).parent / "modenhub"
+    if not script.exists():
+        script = Path(shutil.which("modenhub") or "modenhub")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "reproduce" in result.stdout and "evaluate" in result.stdout
+
+
+def test_cli__python_dash_m_runs_a_subcommand_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "train.cli", "reproduce", "--help"], capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--resume" in result.stdout
+
+
+# ---------------------------------------------------------------- defaults
+
+
+def test_cli_defaults__reproduce_is_the_paper_study():
+    args = build_parser().parse_args(["reproduce"])
+    assert args.preset == "paper"
+    assert tuple(args.qpus) == reproduce.PAPER_QPUS
+    assert args.trials == 2500 and args.seed == 0 and not args.resume and not args.quiet
+    assert args.out == Path("results") and args.overrides == []
+    assert options.config_from(args) == PRESETS["paper"]
+
+
+def test_cli_defaults__evaluate_is_the_contention_scenario():
+    args = build_parser().parse_args(["evaluate"])
+    assert args.preset == "contention"
+    assert args.policies.split(",") == ["sequential", "log-parallel", "deadline"]
+    assert args.episodes == 20 and args.seed == 10_000 and args.tag is None
+    assert options.config_from(args) == PRESETS["contention"]
+
+
+def test_config_from__applies_overrides_in_order():
+    args = build_parser().parse_args(
+        ["evaluate", "--preset", "hotspot", "--set", "n_qpus=8", "--set", "t_coh=40", "--set", "n_qpus=12"]
+    )
+    assert options.config_from(args) == HubConfig.preset("hotspot", n_qpus=12, t_coh=40)
+
+
+# ---------------------------------------------------------------- parse_override
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("n_qpus=8", ("n_qpus", 8)),
+        ("p_bsm=0.45", ("p_bsm", 0.45)),
+        ("w_attempt=1e-2", ("w_attempt", 0.01)),
+        ("cutoff=none", ("cutoff", None)),
+        ("cutoff=None", ("cutoff", None)),
+        ("max_attempts_per_round=null", ("max_attempts_per_round", None)),
+        ("fibre_km=[1, 2.5, 3]", ("fibre_km", (1, 2.5, 3))),
+        ("workload=poisson", ("workload", "poisson")),
+        ("trace_path=traces/run 1.csv", ("trace_path", "traces/run 1.csv")),
+        (" round_budget = 5 ", ("round_budget", 5)),
+        ("trace_path=a=b", ("trace_path", "a=b")),
+    ],
+)
+def test_parse_override__parses_values(text, expected):
+    name, value = options.parse_override(text)
+    assert (name, value) == expected
+    assert type(value) is type(expected[1])
+
+
+@pytest.mark.parametrize("text", ["t_coh=inf", "t_coh=INF", "t_coh=Infinity"])
+def test_parse_override__inf_is_infinity(text):
+    name, value = options.parse_override(text)
+    assert name == "t_coh"
+    assert isinstance(value, float) and math.isinf(value) and value > 0
+
+
+def test_parse_override__list_becomes_tuple_a_config_accepts():
+    name, value = options.parse_override("fibre_km=[1, 2, 3, 4]")
+    assert isinstance(value, tuple)
+    assert HubConfig(n_qpus=4, **{name: value}).spoke_km.tolist() == [1, 2, 3, 4]
+
+
+def test_parse_override__unknown_field_is_named():
+    with pytest.raises(argparse.ArgumentTypeError) as excinfo:
+        options.parse_override("n_qbits=4")
+    message = str(excinfo.value)
+    assert "'n_qbits'" in message
+    assert "n_qpus" in message  # the allowed names are listed
+
+
+def test_parse_override__missing_equals_is_rejected():
+    with pytest.raises(argparse.ArgumentTypeError) as excinfo:
+        options.parse_override("n_qpus")
+    message = str(excinfo.value)
+    assert "FIELD=VALUE" in message and "n_qpus" in message
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_cli_set__unknown_field_is_a_usage_error(command, capsys):
+    err = _error([command, "--set", "bogus_field=1"], capsys)
+    assert "--set" in err and "bogus_field" in err
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_cli_set__out_of_range_value_names_field_and_range(command, tmp_path):
+    with pytest.raises(SystemExit) as excinfo:
+        main([command, "--set", "n_qpus=0", "--quiet", "--out", str(tmp_path)])
+    message = str(excinfo.value.code)
+    assert message.startswith("error:")
+    assert "n_qpus" in message and "[1, 4096]" in message and "0" in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_set__wrong_type_names_field(tmp_path):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["reproduce", "--set", "round_budget=soon", "--quiet", "--out", str(tmp_path)])
+    assert "round_budget" in str(excinfo.value.code)
+
+
+# ---------------------------------------------------------------- --qpus, --trials, --episodes, --preset
+
+
+def test_int_list__parses_comma_separated_integers():
+    assert options.int_list("1,2,4") == (1, 2, 4)
+    assert options.int_list(" 8 , 16,") == (8, 16)
+
+
+@pytest.mark.parametrize("text", ["1,x", "", ",", "1.5", "one"])
+def test_int_list__rejects_non_integers(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        options.int_list(text)
+
+
+def test_cli_qpus__non_integer_is_a_usage_error(capsys):
+    err = _error(["reproduce", "--qpus", "1,x"], capsys)
+    assert "--qpus" in err and "1,x" in err
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1), ("2500", 2500)])
+def test_positive_int__accepts_positive(text, value):
+    assert options.positive_int(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "many"])
+def test_positive_int__rejects_others(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="positive integer"):
+        options.positive_int(text)
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["reproduce", "--trials", "0"], "--trials"),
+        (["reproduce", "--trials", "-5"], "--trials"),
+        (["evaluate", "--episodes", "0"], "--episodes"),
+        (["evaluate", "--seed", "x"], "--seed"),
+        (["evaluate", "--preset", "nowhere"], "--preset"),
+    ],
+)
+def test_cli__bad_option_value_is_a_usage_error(argv, flag, capsys):
+    assert flag in _error(argv, capsys)
