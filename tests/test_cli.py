@@ -76,15 +76,7 @@ def test_cli_help__subcommand_lists_presets_and_config_fields(command, capsys):
     [
         pytest.param(["--help"], id="top"),
         pytest.param(["reproduce", "--help"], id="reproduce"),
-        pytest.param(
-            ["evaluate", "--help"],
-            marks=pytest.mark.xfail(
-                reason="BUG: train/cli.py build_parser: the evaluate description escapes '95%% CIs' "
-                "but argparse only %-formats descriptions holding '%(prog)', so --help prints '95%% CIs'",
-                strict=True,
-            ),
-            id="evaluate",
-        ),
+        pytest.param(["evaluate", "--help"], id="evaluate"),
     ],
 )
 def test_cli_help__shows_no_doubled_percent_signs(argv, capsys):

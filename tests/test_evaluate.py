@@ -143,12 +143,6 @@ def test_evaluate__other_preset_and_overrides_apply(tmp_path, monkeypatch):
     assert float(rows[0]["reward"]) == pytest.approx(20 * float(rows[0]["success"]))
 
 
-@pytest.mark.xfail(
-    reason="BUG: train/cli.py _evaluate / train/evaluate.py format_table: '--policies ,' (no "
-    "policy) crashes with IndexError on rows[0] after writing a header-only CSV, instead of a "
-    "clear error",
-    strict=True,
-)
 def test_evaluate__empty_policy_list_exits_cleanly(tmp_path):
     with pytest.raises(SystemExit) as excinfo:
         _run(["evaluate", "--policies", ",", *TINY, "--out", str(tmp_path)])

@@ -85,11 +85,6 @@ def test_write_atomic__interrupt_keeps_old_file(tmp_path, monkeypatch):
     assert _folder(tmp_path) == ["a.txt"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: train/files.py write_atomic keeps mkstemp's 0600 mode, so every result file "
-    "(CSV, PNG, Markdown) is readable by its owner only, unlike open() under the umask",
-    strict=True,
-)
 def test_write_atomic__file_mode_follows_umask_like_open(tmp_path):
     old_umask = os.umask(0o022)
     try:

@@ -272,11 +272,6 @@ def test_reproduce__other_preset_notes_it_and_rounds_trials_up_to_whole_episodes
     assert {int(r["trials"]) for r in rows} == {60}  # 3 episodes of 20 requests
 
 
-@pytest.mark.xfail(
-    reason="BUG: train/cli.py _reproduce: '--qpus 0' passes int_list and point_config raises an "
-    "uncaught ValueError (traceback) instead of a clean exit naming n_qpus",
-    strict=True,
-)
 def test_reproduce__n_qpus_zero_exits_cleanly(tmp_path):
     with pytest.raises(SystemExit) as excinfo:
         _run(["reproduce", "--qpus", "0", "--trials", "10", "--out", str(tmp_path), "--quiet"])

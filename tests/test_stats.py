@@ -50,12 +50,6 @@ def test_wilson_interval__all_successes_ends_at_one(trials):
     assert lo == pytest.approx(trials / (trials + z2), rel=1e-12)
 
 
-@pytest.mark.xfail(
-    reason="BUG: train/stats.py wilson_interval: rounding puts the bound just inside the observed "
-    "rate at the edges, e.g. wilson_interval(0, 3)[0] == 5.6e-17 > 0 and "
-    "wilson_interval(10, 10)[1] == 0.9999999999999999 < 1, so the rate lies outside its own CI",
-    strict=True,
-)
 def test_wilson_interval__edge_rates_lie_inside_their_interval():
     for trials in (3, 10, 100, 300, 2500):
         lo, _ = stats.wilson_interval(0, trials)
@@ -164,11 +158,6 @@ def test_histogram_quantile__empty_histogram_gives_nan():
     assert math.isnan(stats.histogram_quantile(np.zeros(4, dtype=int), 0.5))
 
 
-@pytest.mark.xfail(
-    reason="BUG: train/stats.py histogram_quantile(q=0) returns 0 even when no value 0 was "
-    "counted (searchsorted of 0 in a cumsum starting with zeros); the minimum is expected",
-    strict=True,
-)
 def test_histogram_quantile__q_zero_is_the_smallest_counted_value():
     assert stats.histogram_quantile(np.array([0, 0, 5]), 0.0) == 2.0
 

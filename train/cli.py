@@ -15,7 +15,10 @@ def _reproduce(args: argparse.Namespace) -> None:
     base = config_from(args)
     if args.preset != "paper" or args.overrides:
         print(f"note: not the paper preset as published here ({args.preset}, {dict(args.overrides)})", file=sys.stderr)
-    rows = reproduce(base, args.qpus, args.trials, args.seed, args.out, args.resume, not args.quiet)
+    try:
+        rows = reproduce(base, args.qpus, args.trials, args.seed, args.out, args.resume, not args.quiet)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}") from None
     print(format_table(rows))
     print(f"\nwrote {args.out / 'paper_reproduction.csv'} and {args.out / 'paper_reproduction.png'}")
 
@@ -25,6 +28,8 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     config = config_from(args)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    if not policies:
+        raise SystemExit("error: --policies names no policy; give e.g. sequential,log-parallel,deadline")
     tag = args.tag or args.preset
     try:
         rows = evaluate(config, policies, args.episodes, args.seed, args.out, tag, not args.quiet)
@@ -63,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate", help="score policies on a scenario with 95%% CIs",
         description="Run each policy on the same seeds and report success rate, attempts per request, "
-        "wasted ebits, delivered fidelity, latency p50/p95 and episode reward with 95%% CIs. Writes "
+        "wasted ebits, delivered fidelity, latency p50/p95 and episode reward with 95% CIs. Writes "
         "OUT/evaluation_TAG.csv, .md and .png.",
     )
     add_config_options(ev, "contention")
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated policy names (sequential, log-parallel, deadline, random, "
                     "dp-optimal) or paths to trained model .zip files")
     ev.add_argument("--episodes", type=positive_int, default=20, help="episodes per policy (default 20)")
-    ev.add_argument("--seed", type=int, default=10_000, help="first seed; episode i uses seed + i")
+    ev.add_argument("--seed", type=int, default=10_000, help="base seed; episode i is seeded by a hash of (seed, i)")
     ev.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
     ev.add_argument("--tag", default=None, help="name of the output files (default: the preset)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -79,9 +79,9 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """Run every policy on the same seeds; write ``evaluation_<tag>.{csv,md,png}`` to ``out``."""
     rows = []
+    loaded = [load_policy(name, config, seed) for name in policies]  # a bad name fails before any run
     with progress_bar(total=episodes * len(policies), desc="episodes", enabled=show_progress) as bar:
-        for name in policies:
-            policy = load_policy(name, config, seed)
+        for name, policy in zip(policies, loaded, strict=True):
             bar.set_postfix_str(name)
             totals = run_episodes(config, policy, episodes, seed, progress=bar.update)
             rows.append(summarise(name, totals, seed))

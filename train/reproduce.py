@@ -112,13 +112,13 @@ def reproduce(
     done = _finished_rows(csv_path, settings) if resume else {}
     rows = []
     todo = points(qpus)
+    configs = [point_config(base, point, trials) for point in todo]  # bad values fail before any run
     with progress_bar(total=len(todo), desc="points", enabled=show_progress) as bar:
-        for point in todo:
+        for point, config in zip(todo, configs, strict=True):
             key = (point.n_qpus, point.policy, int(point.cache))
             if key in done:
                 rows.append(done[key])
             else:
-                config = point_config(base, point, trials)
                 bar.set_postfix_str(f"N={point.n_qpus} {point.policy} cache={int(point.cache)}")
                 row = measure(config, point, trials, seed)
                 rows.append({**row, "settings": settings})

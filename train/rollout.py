@@ -46,15 +46,19 @@ def run_episodes(
     progress: Any = None,
 ) -> EpisodeTotals:
     """Play ``episodes`` episodes of ``config`` with ``policy`` (anything with SB3's
-    ``predict``), ``max_batch`` at a time; env ``i`` of a chunk starting at episode ``e``
-    is seeded ``seed + e + i``, so results do not depend on ``max_batch``.
+    ``predict``), ``max_batch`` at a time. Episode ``e`` is seeded by
+    :func:`episode_seed`, so a deterministic policy's results do not depend on
+    ``max_batch``, and runs from different seeds share no episode.
 
     :param progress: optional callable ``progress(episodes_finished)`` for progress bars.
     """
+    if episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes}")
     chunks = []
     for start in range(0, episodes, max_batch):
         size = min(max_batch, episodes - start)
-        chunks.append(_run_chunk(config, policy, size, seed + start, progress))
+        seeds = [episode_seed(seed, e) for e in range(start, start + size)]
+        chunks.append(_run_chunk(config, policy, seeds, progress))
     return EpisodeTotals(
         counters={k: np.concatenate([c.counters[k] for c in chunks]) for k in chunks[0].counters},
         returns=np.concatenate([c.returns for c in chunks]),
@@ -62,9 +66,15 @@ def run_episodes(
     )
 
 
-def _run_chunk(config: HubConfig, policy: Any, size: int, seed: int, progress: Any) -> EpisodeTotals:
+def episode_seed(seed: int, episode: int) -> int:
+    """The seed of episode ``episode`` of a run seeded ``seed``: a hash of both."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _run_chunk(config: HubConfig, policy: Any, seeds: list[int], progress: Any) -> EpisodeTotals:
+    size = len(seeds)
     env = ModEnHubVectorEnv(size, config=config)
-    obs, _ = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seeds)
     takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
     finished = np.zeros(size, dtype=bool)
     returns = np.zeros(size)

@@ -17,7 +17,10 @@ def wilson_interval(successes: float, trials: float, z: float = Z95) -> tuple[fl
     denom = 1.0 + z * z / trials
     centre = (rate + z * z / (2 * trials)) / denom
     half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At a rate of 0 or 1 the bound is exactly the rate; rounding must not move it past.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return low, high
 
 
 def mean_interval(total: float, total_sq: float, n: float, z: float = Z95) -> tuple[float, float, float]:
@@ -43,7 +46,10 @@ def histogram_quantile(counts: np.ndarray, q: float) -> float:
     total = counts.sum()
     if total <= 0:
         return math.nan
-    return float(np.searchsorted(np.cumsum(counts), q * total, side="left"))
+    cumulative = np.cumsum(counts)
+    # The smallest value whose cumulative count reaches q * total (numpy's inverted_cdf);
+    # at q = 0 that is the smallest value counted at all.
+    return float(np.flatnonzero((cumulative >= q * total) & (cumulative > 0))[0])
 
 
 def bootstrap_quantile(
