@@ -1,0 +1,213 @@
+"""Policy networks over the observation's slots, so that one network serves any ``N``.
+
+The observation (``modenhub_env.observation``) is ``GLOBAL_FEATURES``, then ``K`` request
+slots of ``REQUEST_FEATURES``, then ``M`` prefetch slots of ``PREFETCH_FEATURES``. Its
+features describe requests, not QPUs, so its size depends on ``K`` and ``M`` only.
+
+* :class:`SlotFeaturesExtractor` (an SB3 ``BaseFeaturesExtractor``) encodes every request
+  slot with one shared MLP and every prefetch slot with another (each slot sees the global
+  features too), pools each kind with mean and max over the *present* slots, and returns
+  ``[context, slot encodings]`` where ``context = [global, pooled requests, pooled prefetch]``.
+  With SB3's stock heads (``policy="pooled"`` in training) the slot encodings are read in
+  slot order by a flat MLP.
+* :class:`SlotActorCriticPolicy` / :class:`MaskableSlotActorCriticPolicy` put a *per-slot*
+  action head on it: the logits of slot ``i`` come from slot ``i``'s encoding and the
+  context through weights shared by all request slots (and others shared by all prefetch
+  slots). SB3's ``MultiDiscrete`` distribution splits the logits per dimension, slot after
+  slot, which is exactly the ``(B, K + M, k_max + 1)`` head output flattened. The value
+  comes from the context alone. The policy is permutation-equivariant over slots.
+
+Needs torch, stable-baselines3 and sb3-contrib; import this module explicitly (``agents`` itself does
+not import torch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+from modenhub_env.observation import GLOBAL_FEATURES, PREFETCH_FEATURES, REQUEST_FEATURES, observation_size
+
+N_GLOBAL, N_REQUEST, N_PREFETCH = len(GLOBAL_FEATURES), len(REQUEST_FEATURES), len(PREFETCH_FEATURES)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def split_observation(obs: th.Tensor, request_slots: int, prefetch_slots: int) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """``(B, obs_dim)`` -> global ``(B, 6)``, requests ``(B, K, 9)``, prefetch ``(B, M, 6)``."""
+    batch = obs.shape[0]
+    end_requests = N_GLOBAL + request_slots * N_REQUEST
+    requests = obs[:, N_GLOBAL:end_requests].reshape(batch, request_slots, N_REQUEST)
+    prefetch = obs[:, end_requests:].reshape(batch, prefetch_slots, N_PREFETCH)
+    return obs[:, :N_GLOBAL], requests, prefetch
+
+
+def masked_pool(encoded: th.Tensor, present: th.Tensor) -> th.Tensor:
+    """Mean and max of ``encoded`` ``(B, S, H)`` over the slots with ``present`` ``(B, S)``
+    set, ``(B, 2H)``; zeros where no slot is present."""
+    weight = present.unsqueeze(-1)
+    count = weight.sum(dim=1).clamp(min=1.0)
+    mean = (encoded * weight).sum(dim=1) / count
+    masked = encoded.masked_fill(weight <= 0.0, float("-inf")).amax(dim=1)
+    largest = th.where(th.isfinite(masked), masked, th.zeros_like(masked))
+    return th.cat([mean, largest], dim=1)
+
+
+class SlotFeaturesExtractor(BaseFeaturesExtractor):
+    """Shared per-slot encoders and pooling (see the module docstring).
+
+    Output: ``context`` of ``6 + 2H + (2H if M else 0)`` entries, then the ``K + M`` slot
+    encodings of ``H`` each.
+
+    :param observation_space: the env's ``Box`` of size ``6 + 9K + 6M``.
+    :param request_slots: ``K``.
+    :param prefetch_slots: ``M``.
+    :param hidden: width ``H`` of the slot encoders.
+    """
+
+    def __init__(
+        self, observation_space: gym.spaces.Box, request_slots: int, prefetch_slots: int, hidden: int = 64
+    ) -> None:
+        expected = observation_size(request_slots, prefetch_slots)
+        if observation_space.shape != (expected,):
+            raise ValueError(
+                f"observation of shape {observation_space.shape} does not fit K={request_slots}, "
+                f"M={prefetch_slots} (expected ({expected},))"
+            )
+        self.request_slots, self.prefetch_slots, self.hidden = request_slots, prefetch_slots, hidden
+        self.context_dim = N_GLOBAL + 2 * hidden + (2 * hidden if prefetch_slots else 0)
+        super().__init__(observation_space, self.context_dim + (request_slots + prefetch_slots) * hidden)
+        self.request_encoder = _mlp([N_REQUEST + N_GLOBAL, hidden, hidden])
+        self.prefetch_encoder = _mlp([N_PREFETCH + N_GLOBAL, hidden, hidden]) if prefetch_slots else None
+
+    def forward(self, observations: th.Tensor) -> th.Tensor:
+        glob, requests, prefetch = split_observation(observations, self.request_slots, self.prefetch_slots)
+        encoded = self._encode(self.request_encoder, requests, glob)
+        parts, slots = [glob, masked_pool(encoded, requests[..., 0])], [encoded]
+        if self.prefetch_encoder is not None:
+            encoded_prefetch = self._encode(self.prefetch_encoder, prefetch, glob)
+            parts.append(masked_pool(encoded_prefetch, prefetch[..., 0]))
+            slots.append(encoded_prefetch)
+        batch = observations.shape[0]
+        return th.cat(parts + [th.cat(slots, dim=1).reshape(batch, -1)], dim=1)
+
+    @staticmethod
+    def _encode(encoder: nn.Module, slots: th.Tensor, glob: th.Tensor) -> th.Tensor:
+        context = glob.unsqueeze(1).expand(-1, slots.shape[1], -1)
+        return encoder(th.cat([slots, context], dim=-1))
+
+
+class SlotLatents(nn.Module):
+    """SB3's ``mlp_extractor`` for the per-slot policy: the actor's latent is one vector of
+    ``H`` per slot (from its encoding and the context), flattened; the critic's comes from
+    the context.
+
+    :param extractor: the :class:`SlotFeaturesExtractor` whose output this reads.
+    :param hidden: width of the latents.
+    """
+
+    def __init__(self, extractor: SlotFeaturesExtractor, hidden: int) -> None:
+        super().__init__()
+        self.context_dim, self.slot_dim = extractor.context_dim, extractor.hidden
+        self.n_slots = extractor.request_slots + extractor.prefetch_slots
+        self.request_slots = extractor.request_slots
+        self.hidden = hidden
+        self.request_actor = _mlp([self.slot_dim + self.context_dim, hidden, hidden])
+        self.prefetch_actor = _mlp([self.slot_dim + self.context_dim, hidden, hidden]) if extractor.prefetch_slots else None
+        self.critic = _mlp([self.context_dim, hidden, hidden])
+        self.latent_dim_pi = self.n_slots * hidden
+        self.latent_dim_vf = hidden
+
+    def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        return self.forward_actor(features), self.forward_critic(features)
+
+    def forward_actor(self, features: th.Tensor) -> th.Tensor:
+        batch = features.shape[0]
+        context = features[:, : self.context_dim]
+        slots = features[:, self.context_dim :].reshape(batch, self.n_slots, self.slot_dim)
+        joined = th.cat([slots, context.unsqueeze(1).expand(-1, self.n_slots, -1)], dim=-1)
+        latents = [self.request_actor(joined[:, : self.request_slots])]
+        if self.prefetch_actor is not None:
+            latents.append(self.prefetch_actor(joined[:, self.request_slots :]))
+        return th.cat(latents, dim=1).reshape(batch, -1)
+
+    def forward_critic(self, features: th.Tensor) -> th.Tensor:
+        return self.critic(features[:, : self.context_dim])
+
+
+class SlotActionHead(nn.Module):
+    """Logits ``(B, (K + M) * choices)`` from the per-slot latents, one linear map shared
+    by the request slots and one by the prefetch slots."""
+
+    def __init__(self, latents: SlotLatents, choices: int) -> None:
+        super().__init__()
+        self.n_slots, self.request_slots, self.hidden = latents.n_slots, latents.request_slots, latents.hidden
+        self.request_logits = nn.Linear(latents.hidden, choices)
+        self.prefetch_logits = nn.Linear(latents.hidden, choices) if latents.prefetch_actor is not None else None
+
+    def forward(self, latent_pi: th.Tensor) -> th.Tensor:
+        batch = latent_pi.shape[0]
+        slots = latent_pi.reshape(batch, self.n_slots, self.hidden)
+        logits = [self.request_logits(slots[:, : self.request_slots])]
+        if self.prefetch_logits is not None:
+            logits.append(self.prefetch_logits(slots[:, self.request_slots :]))
+        return th.cat(logits, dim=1).reshape(batch, -1)
+
+
+class _SlotHeads:
+    """Mixin replacing SB3's flat MLP and action layer with the per-slot ones."""
+
+    def _build_mlp_extractor(self) -> None:
+        if not isinstance(self.features_extractor, SlotFeaturesExtractor):
+            raise ValueError("the per-slot policy needs features_extractor_class=SlotFeaturesExtractor")
+        self.mlp_extractor = SlotLatents(self.features_extractor, self.slot_latent)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        dims = np.asarray(self.action_space.nvec)
+        if dims.ndim != 1 or dims.size != self.mlp_extractor.n_slots or np.any(dims != dims[0]):
+            raise ValueError(f"the per-slot policy needs MultiDiscrete([k_max + 1] * (K + M)), got {self.action_space}")
+        self.action_net = SlotActionHead(self.mlp_extractor, int(dims[0]))
+        if self.ortho_init:
+            self.action_net.apply(lambda module: self.init_weights(module, gain=0.01))
+        # The head changed after SB3 built the optimizer: build it again over every parameter.
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+
+class SlotActorCriticPolicy(_SlotHeads, ActorCriticPolicy):
+    """Per-slot actor-critic for PPO and A2C (see the module docstring).
+
+    :param slot_latent: width of the per-slot latents; other arguments as SB3's
+        ``ActorCriticPolicy`` (``net_arch`` is unused).
+    """
+
+    def __init__(self, *args: Any, slot_latent: int = 64, **kwargs: Any) -> None:
+        self.slot_latent = slot_latent
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "slot_latent": self.slot_latent}
+
+
+class MaskableSlotActorCriticPolicy(_SlotHeads, MaskableActorCriticPolicy):
+    """Per-slot actor-critic for sb3-contrib's MaskablePPO; arguments as
+    :class:`SlotActorCriticPolicy`."""
+
+    def __init__(self, *args: Any, slot_latent: int = 64, **kwargs: Any) -> None:
+        self.slot_latent = slot_latent
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "slot_latent": self.slot_latent}

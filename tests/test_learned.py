@@ -1,0 +1,188 @@
+"""The per-slot networks and ``LearnedPolicy``: shapes, equivariance, masks, bad files."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("sb3_contrib")
+
+import torch as th  # noqa: E402
+from sb3_contrib import MaskablePPO  # noqa: E402
+from stable_baselines3 import PPO  # noqa: E402
+
+from agents.learned import LearnedPolicy, model_bytes  # noqa: E402
+from agents.networks import (  # noqa: E402
+    MaskableSlotActorCriticPolicy,
+    SlotActorCriticPolicy,
+    SlotFeaturesExtractor,
+    masked_pool,
+)
+from modenhub_env.config import HubConfig  # noqa: E402
+from modenhub_env.observation import GLOBAL_FEATURES, REQUEST_FEATURES  # noqa: E402
+from modenhub_env.sb3 import ModEnHubVecEnv  # noqa: E402
+
+CONFIG = HubConfig.preset("contention", n_qpus=8)  # K = 8 request, M = 2 prefetch slots
+N_GLOBAL = len(GLOBAL_FEATURES)
+
+
+def slot_policy_kwargs(config: HubConfig) -> dict:
+    return {
+        "features_extractor_class": SlotFeaturesExtractor,
+        "features_extractor_kwargs": {"request_slots": config.request_slots, "prefetch_slots": config.prefetch_slots,
+                                      "hidden": 16},
+        "slot_latent": 16,
+    }
+
+
+def metadata(config: HubConfig, algo: str) -> dict:
+    return {"format": 1, "algo": algo, "policy": "slots", "config": config.to_dict()}
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> str:
+    th.manual_seed(0)
+    env = ModEnHubVecEnv(2, config=CONFIG)
+    model = PPO(SlotActorCriticPolicy, env, n_steps=8, batch_size=16, policy_kwargs=slot_policy_kwargs(CONFIG),
+                device="cpu", seed=0)
+    path = tmp_path_factory.mktemp("model") / "model.zip"
+    path.write_bytes(model_bytes(model, metadata(CONFIG, "ppo")))
+    return str(path)
+
+
+def observations(config: HubConfig, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    env = ModEnHubVecEnv(batch, config=config)
+    env.seed(seed)
+    obs = env.reset()
+    for _ in range(5):  # a few rounds so that the queue fills
+        obs, *_ = env.step(np.ones((batch, config.request_slots + config.prefetch_slots), dtype=np.int64))
+    return obs, env.action_masks()
+
+
+def test_slot_policy__request_logits_follow_a_permutation_of_the_request_slots(model_file):
+    policy = LearnedPolicy.load(model_file)
+    obs, _ = observations(CONFIG, 4)
+    k, width, choices = CONFIG.request_slots, len(REQUEST_FEATURES), CONFIG.k_max + 1
+    permutation = np.array([3, 0, 7, 1, 6, 2, 5, 4])
+    requests = obs[:, N_GLOBAL : N_GLOBAL + k * width].reshape(4, k, width)
+    shuffled = obs.copy()
+    shuffled[:, N_GLOBAL : N_GLOBAL + k * width] = requests[:, permutation].reshape(4, -1)
+    logits = policy._logits(obs).reshape(4, -1, choices)[:, :k].numpy()
+    logits_shuffled = policy._logits(shuffled).reshape(4, -1, choices)[:, :k].numpy()
+    np.testing.assert_allclose(logits_shuffled, logits[:, permutation], atol=1e-5)
+
+
+def test_masked_pool__ignores_absent_slots():
+    encoded = th.tensor([[[1.0, 2.0], [5.0, -1.0], [100.0, 100.0]]])
+    present = th.tensor([[1.0, 1.0, 0.0]])
+    pooled = masked_pool(encoded, present)
+    np.testing.assert_allclose(pooled.numpy(), [[3.0, 0.5, 5.0, 2.0]])
+    assert masked_pool(encoded, th.zeros(1, 3)).abs().sum() == 0.0
+
+
+def test_slot_features_extractor__rejects_a_layout_that_does_not_fit():
+    env = ModEnHubVecEnv(1, config=CONFIG)
+    with pytest.raises(ValueError, match="does not fit"):
+        SlotFeaturesExtractor(env.observation_space, request_slots=4, prefetch_slots=2)
+
+
+def test_maskable_slot_policy__learns_a_step_and_keeps_logits_per_slot(tmp_path):
+    env = ModEnHubVecEnv(2, config=CONFIG)
+    model = MaskablePPO(MaskableSlotActorCriticPolicy, env, n_steps=16, batch_size=32, n_epochs=1,
+                        policy_kwargs=slot_policy_kwargs(CONFIG), device="cpu", seed=0)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(32)
+    assert any(not th.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
+    path = tmp_path / "maskable.zip"
+    path.write_bytes(model_bytes(model, metadata(CONFIG, "maskable-ppo")))
+    policy = LearnedPolicy.load(path)
+    assert policy.algo == "maskable-ppo"
+    obs, masks = observations(CONFIG, 3)
+    actions, _ = policy.predict(obs, action_masks=masks)
+    assert actions.shape == (3, CONFIG.request_slots + CONFIG.prefetch_slots)
+
+
+def test_predict__respects_the_action_masks(model_file):
+    policy = LearnedPolicy.load(model_file)
+    obs, masks = observations(CONFIG, 8)
+    for deterministic in (True, False):
+        actions, _ = policy.predict(obs, action_masks=masks, deterministic=deterministic)
+        allowed = masks.reshape(8, -1, CONFIG.k_max + 1)
+        assert np.take_along_axis(allowed, actions[..., None], axis=2).all()
+
+
+def test_predict__single_observation_matches_its_row_in_a_batch(model_file):
+    policy = LearnedPolicy.load(model_file)
+    obs, _ = observations(CONFIG, 3)
+    batched, _ = policy.predict(obs)
+    single, state = policy.predict(obs[1], state="kept")
+    np.testing.assert_array_equal(single, batched[1])
+    assert state == "kept"
+
+
+def test_predict__wrong_observation_size_names_the_model(model_file):
+    policy = LearnedPolicy.load(model_file)
+    with pytest.raises(ValueError, match="model.zip: expected observations of size"):
+        policy.predict(np.zeros((2, 7), dtype=np.float32))
+
+
+def test_load__same_layout_at_another_n_fits(model_file):
+    policy = LearnedPolicy.load(model_file, config=CONFIG.replace(n_qpus=128))
+    assert policy.config.n_qpus == 8
+
+
+def test_load__config_with_another_observation_size_is_rejected(model_file):
+    with pytest.raises(ValueError, match=r"model\.zip: trained on observations of size 90"):
+        LearnedPolicy.load(model_file, config=HubConfig.preset("hotspot"))
+
+
+def test_load__missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.zip"):
+        LearnedPolicy.load(tmp_path / "nothing.zip")
+
+
+def test_load__text_file_is_not_a_model(tmp_path):
+    path = tmp_path / "notes.zip"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match="notes.zip: not a model file"):
+        LearnedPolicy.load(path)
+
+
+def test_load__foreign_zip_is_not_a_model(tmp_path):
+    path = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not a model")
+    with pytest.raises(ValueError, match="foreign.zip: not a Stable-Baselines3 model"):
+        LearnedPolicy.load(path)
+
+
+def test_load__truncated_model_is_rejected(model_file, tmp_path):
+    data = open(model_file, "rb").read()
+    path = tmp_path / "truncated.zip"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated.zip"):
+        LearnedPolicy.load(path)
+
+
+def test_load__sb3_model_without_metadata_or_run_config_is_rejected(tmp_path):
+    env = ModEnHubVecEnv(1, config=CONFIG)
+    PPO("MlpPolicy", env, n_steps=8, batch_size=8, device="cpu").save(tmp_path / "plain.zip")
+    with pytest.raises(ValueError, match="plain.zip: no modenhub.json inside and no config.json"):
+        LearnedPolicy.load(tmp_path / "plain.zip")
+
+
+def test_load__metadata_with_unknown_algorithm_is_rejected(model_file, tmp_path):
+    from agents.learned import embed_metadata
+
+    bare = tmp_path / "bare.zip"
+    with zipfile.ZipFile(model_file) as source, zipfile.ZipFile(bare, "w") as target:
+        for name in source.namelist():
+            if name != "modenhub.json":
+                target.writestr(name, source.read(name))
+    path = tmp_path / "odd.zip"
+    path.write_bytes(embed_metadata(bare.read_bytes(), metadata(CONFIG, "dqn")))
+    with pytest.raises(ValueError, match="odd.zip: unknown algorithm 'dqn'"):
+        LearnedPolicy.load(path)

@@ -1,0 +1,469 @@
+"""``modenhub train``: PPO, MaskablePPO or A2C on the native batched env, resumable.
+
+A run lives in ``results/runs/<preset>__<algo>__<seed>__<time>/``:
+
+* ``config.json``: the scenario (``HubConfig.to_dict``) and the run's :class:`Args`;
+* ``metrics.csv``: one row per policy per completed evaluation (the model and the
+  heuristics on the same held-out seeds, reward/success/attempts with 95% CIs);
+* ``checkpoints/step_<N>.zip`` (model, optimizer, step count) and ``step_<N>.state.pkl``
+  (RNG states, VecNormalize statistics), named by ``checkpoints/latest.json``;
+* ``tb/``: TensorBoard logs; ``model.zip``: the final model.
+
+Every file is written atomically (``train.files``), and ``latest.json`` only after the
+checkpoint it names, so a run killed at any moment (SIGKILL included) resumes with
+``--resume RUN_DIR`` from its last checkpoint; metrics rows past that checkpoint's step
+are dropped. A resumed run restarts its envs' episodes (seeded from the seed and the
+step), so it is not bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pickle
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from train.files import read_csv, write_atomic, write_csv, write_json
+from train.options import add_config_options, config_from, positive_int
+
+ALGOS = ("ppo", "maskable-ppo", "a2c")
+POLICY_KINDS = ("slots", "pooled", "mlp")
+HEURISTICS = ("sequential", "log-parallel", "deadline")
+METRIC_COLUMNS = [
+    "step", "wall_seconds", "policy", "episodes",
+    "reward", "reward_lo", "reward_hi", "success", "success_lo", "success_hi", "attempts", "attempts_lo", "attempts_hi",
+]
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class Args:
+    """One training run (``modenhub train --help`` explains each)."""
+
+    preset: str = "contention"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    algo: str = "maskable-ppo"
+    policy: str = "slots"
+    timesteps: int = 200_000
+    seed: int = 0
+    n_envs: int = 16
+    learning_rate: float = 3e-4
+    n_steps: int = 64  # [rounds per env per rollout]
+    batch_size: int = 512
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.0
+    clip_range: float = 0.2
+    net_size: int = 64
+    norm_reward: bool = False
+    eval_every: int = 25_000  # [timesteps]
+    eval_episodes: int = 20
+    eval_seed: int = 1_000_000
+    checkpoint_every: int | None = None  # [timesteps]; default: eval_every
+    out: str = "results/runs"
+    tensorboard: bool = True
+    progress: bool = True
+    run_name: str | None = None
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or self.eval_every
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train`` on the ``modenhub`` subcommands."""
+    parser = subparsers.add_parser(
+        "train", help="train PPO / MaskablePPO / A2C on a scenario (resumable)",
+        description="Train a learned scheduler on the native batched env. Writes a run folder "
+        "OUT/<preset>__<algo>__<seed>__<time>/ with config.json, metrics.csv (periodic evaluation against "
+        "the heuristics), checkpoints/, tb/ and model.zip. --resume RUN_DIR continues a killed run.",
+    )
+    _add_arguments(parser)
+    parser.set_defaults(func=run_from_namespace)
+    return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = Args()
+    add_config_options(parser, d.preset)
+    parser.add_argument("--algo", choices=ALGOS, default=d.algo, help=f"algorithm (default {d.algo})")
+    parser.add_argument("--policy", choices=POLICY_KINDS, default=d.policy,
+                        help="slots: shared per-slot encoders and per-slot action heads (any N, any slot order); "
+                        "pooled: the slot encoder with SB3's flat heads; mlp: SB3's MlpPolicy (default slots)")
+    parser.add_argument("--timesteps", type=positive_int, default=None,
+                        help=f"total env steps, rounds x envs (default {d.timesteps}; with --resume: the run's own)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--n-envs", type=positive_int, default=d.n_envs, help="hubs stepped together")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--n-steps", type=positive_int, default=d.n_steps, help="rounds per env per rollout")
+    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch (PPO)")
+    parser.add_argument("--n-epochs", type=positive_int, default=d.n_epochs, help="epochs per rollout (PPO)")
+    parser.add_argument("--gamma", type=float, default=d.gamma)
+    parser.add_argument("--gae-lambda", type=float, default=d.gae_lambda)
+    parser.add_argument("--ent-coef", type=float, default=d.ent_coef)
+    parser.add_argument("--clip-range", type=float, default=d.clip_range, help="PPO clip range")
+    parser.add_argument("--net-size", type=positive_int, default=d.net_size, help="hidden width of every layer")
+    parser.add_argument("--norm-reward", action="store_true", help="VecNormalize the reward (not the observation)")
+    parser.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="timesteps between evaluations")
+    parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes)
+    parser.add_argument("--eval-seed", type=int, default=d.eval_seed, help="first seed of the evaluation episodes")
+    parser.add_argument("--checkpoint-every", type=positive_int, default=None,
+                        help="timesteps between checkpoints (default: --eval-every)")
+    parser.add_argument("--out", default=d.out, help="folder of the run folders (default results/runs)")
+    parser.add_argument("--run-name", default=None, help="run folder name (default preset__algo__seed__time)")
+    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+    parser.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="continue RUN_DIR from its last checkpoint, with its settings; --timesteps sets the "
+                        "new total")
+
+
+def run_from_namespace(ns: argparse.Namespace) -> Path:
+    """Start (or with ``--resume``, continue) the run the parsed options describe."""
+    if ns.resume is not None:
+        return resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
+    config_from(ns)  # a bad --set exits here with the config's message
+    names = {f.name for f in dataclasses.fields(Args)}
+    values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
+    values["overrides"] = dict(ns.overrides)
+    return train(Args(**values))
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """``python -m train.training ...``: the ``train`` subcommand on its own."""
+    parser = argparse.ArgumentParser(prog="modenhub train", description="Train a learned scheduler.")
+    _add_arguments(parser)
+    return run_from_namespace(parser.parse_args(argv))
+
+
+# Runs.
+
+
+def train(args: Args) -> Path:
+    """Start a new run; returns its folder."""
+    config = _config(args)
+    if args.algo not in ALGOS or args.policy not in POLICY_KINDS:
+        raise ValueError(f"algo must be one of {ALGOS} and policy one of {POLICY_KINDS}")
+    if args.run_name is None:
+        args.run_name = f"{args.preset}__{args.algo}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(args.out) / args.run_name
+    if (run_dir / "config.json").exists():
+        raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir}")
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
+    _seed_everything(args.seed)
+    env = _make_env(config, args, env_seed=args.seed)
+    model = _make_model(args, env, run_dir)
+    return _learn(model, env, config, args, run_dir, rows=[])
+
+
+def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = True) -> Path:
+    """Continue ``run_dir`` from its last checkpoint (``timesteps``: a new total)."""
+    run_dir = Path(run_dir)
+    config_file = run_dir / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{run_dir}: no config.json; not a training run folder")
+    saved = json.loads(config_file.read_text())
+    args = Args(**saved["args"])
+    args.progress = progress
+    if timesteps is not None and timesteps != args.timesteps:
+        args.timesteps = timesteps
+        write_json(config_file, {"config": saved["config"], "args": dataclasses.asdict(args)})
+    config = _config(args)
+    _remove_temp_files(run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    rows = [r for r in read_metrics(run_dir / "metrics.csv") if checkpoint is None or int(r["step"]) <= checkpoint[0]]
+    if checkpoint is None:
+        _seed_everything(args.seed)
+        env = _make_env(config, args, env_seed=args.seed)
+        model = _make_model(args, env, run_dir)
+        return _learn(model, env, config, args, run_dir, rows=[])
+    step, model_path, state_path = checkpoint
+    state = pickle.loads(state_path.read_bytes())
+    env = _make_env(config, args, env_seed=args.seed + step, vec_normalize=state.get("vec_normalize"))
+    from agents.learned import algorithm_classes
+
+    model = algorithm_classes()[args.algo].load(
+        model_path, env=env, device="cpu", tensorboard_log=str(run_dir / "tb") if args.tensorboard else None
+    )
+    _restore_rng(state["rng"])
+    return _learn(model, env, config, args, run_dir, rows=rows, wall_offset=state.get("wall_seconds", 0.0))
+
+
+def _config(args: Args):
+    from modenhub_env.config import HubConfig
+
+    return HubConfig.preset(args.preset, **args.overrides)
+
+
+def _seed_everything(seed: int) -> None:
+    import torch as th
+    from stable_baselines3.common.utils import set_random_seed
+
+    th.set_num_threads(1)
+    set_random_seed(seed)
+
+
+def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from modenhub_env.sb3 import ModEnHubVecEnv
+
+    env = ModEnHubVecEnv(args.n_envs, config=config)
+    env.seed(env_seed)
+    if not args.norm_reward:
+        return env
+    if vec_normalize is not None:
+        normalized = pickle.loads(vec_normalize)
+        normalized.set_venv(env)
+        return normalized
+    return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=args.gamma)
+
+
+def _make_model(args: Args, env: Any, run_dir: Path):
+    from agents.learned import algorithm_classes
+    from agents.networks import MaskableSlotActorCriticPolicy, SlotActorCriticPolicy, SlotFeaturesExtractor
+
+    config = _config(args)
+    maskable = args.algo == "maskable-ppo"
+    policy_kwargs: dict[str, Any] = {}
+    if args.policy == "mlp":
+        policy: Any = "MlpPolicy"
+        policy_kwargs["net_arch"] = [args.net_size, args.net_size]
+    else:
+        policy_kwargs["features_extractor_class"] = SlotFeaturesExtractor
+        policy_kwargs["features_extractor_kwargs"] = {
+            "request_slots": config.request_slots, "prefetch_slots": config.prefetch_slots, "hidden": args.net_size,
+        }
+        if args.policy == "pooled":
+            policy = "MlpPolicy"
+            policy_kwargs["net_arch"] = [args.net_size, args.net_size]
+        else:
+            policy = MaskableSlotActorCriticPolicy if maskable else SlotActorCriticPolicy
+            policy_kwargs["slot_latent"] = args.net_size
+    common = dict(
+        learning_rate=args.learning_rate, n_steps=args.n_steps, gamma=args.gamma, gae_lambda=args.gae_lambda,
+        ent_coef=args.ent_coef, seed=args.seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0,
+        tensorboard_log=str(run_dir / "tb") if args.tensorboard else None,
+    )
+    if args.algo != "a2c":
+        common.update(batch_size=args.batch_size, n_epochs=args.n_epochs, clip_range=args.clip_range)
+    return algorithm_classes()[args.algo](policy, env, **common)
+
+
+def _learn(model: Any, env: Any, config, args: Args, run_dir: Path, rows: list[dict], wall_offset: float = 0.0) -> Path:
+    remaining = args.timesteps - model.num_timesteps
+    callback = _run_callback(config, args, run_dir, rows, wall_offset)
+    if remaining > 0:
+        model.learn(
+            total_timesteps=remaining, callback=callback, reset_num_timesteps=False,
+            tb_log_name="run", progress_bar=args.progress,
+        )
+    callback.evaluate_and_checkpoint(model)
+    write_atomic(run_dir / "model.zip", _model_bytes(model, args, config))
+    env.close()
+    return run_dir
+
+
+# Evaluation, metrics and checkpoints.
+
+
+def _metadata(model: Any, args: Args, config) -> dict[str, Any]:
+    return {"format": 1, "algo": args.algo, "policy": args.policy, "config": config.to_dict(),
+            "num_timesteps": int(model.num_timesteps), "run": args.run_name}
+
+
+def _model_bytes(model: Any, args: Args, config) -> bytes:
+    from agents.learned import model_bytes
+
+    return model_bytes(model, _metadata(model, args, config))
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """The rows of ``metrics.csv`` that are whole (a damaged row is dropped); ``[]`` if none."""
+    if not path.is_file():
+        return []
+    rows = []
+    for row in read_csv(path):
+        try:
+            int(row["step"])
+            float(row["reward"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if all(row.get(column) is not None for column in METRIC_COLUMNS):
+            rows.append(row)
+    return rows
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[int, Path, Path] | None:
+    """``(step, model, state)`` of the newest complete checkpoint, or ``None``."""
+    folder = run_dir / "checkpoints"
+    pointer = folder / "latest.json"
+    candidates = []
+    if pointer.is_file():
+        try:
+            data = json.loads(pointer.read_text())
+            candidates.append(int(data["step"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    candidates += sorted((_step_of(p) for p in folder.glob("step_*.zip")), reverse=True)
+    for step in candidates:
+        model, state = folder / f"step_{step}.zip", folder / f"step_{step}.state.pkl"
+        if model.is_file() and state.is_file():
+            return step, model, state
+    return None
+
+
+def _step_of(path: Path) -> int:
+    try:
+        return int(path.stem.split("_", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _remove_temp_files(run_dir: Path) -> None:
+    """Temporary files of writes a kill interrupted (``train.files.write_atomic``)."""
+    for tmp in list(run_dir.glob(".*.tmp")) + list((run_dir / "checkpoints").glob(".*.tmp")):
+        tmp.unlink(missing_ok=True)
+
+
+def _rng_state() -> dict[str, Any]:
+    import torch as th
+
+    # SB3 draws from (and set_random_seed seeds) the legacy global generators.
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": th.get_rng_state()}  # noqa: NPY002
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    import torch as th
+
+    th.set_num_threads(1)
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    th.set_rng_state(state["torch"])
+
+
+def _run_callback(config, args: Args, run_dir: Path, rows: list[dict], wall_offset: float) -> Any:
+    """A :class:`RunCallback` (built on first use, so that importing this module, as the
+    ``modenhub`` command does, needs no Stable-Baselines3)."""
+    global RunCallback
+    if RunCallback is None:
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        RunCallback = type("RunCallback", (_RunCallbackMixin, BaseCallback), {"__doc__": _RunCallbackMixin.__doc__})
+    return RunCallback(config, args, run_dir, rows, wall_offset)
+
+
+RunCallback: type | None = None
+
+
+class _RunCallbackMixin:
+    """Evaluates and checkpoints at the start of a rollout (after the last update, so the
+    saved step count is exactly what the weights have been trained on)."""
+
+    def __init__(self, config, args: Args, run_dir: Path, rows: list[dict], wall_offset: float) -> None:
+        super().__init__()
+        self.hub_config, self.args, self.run_dir, self.rows = config, args, run_dir, rows
+        self.started = time.monotonic() - wall_offset
+        self.done_step = 0
+
+    def _init_callback(self) -> None:
+        # A resumed run starts at its checkpoint's step, which is saved already.
+        self.done_step = int(self.model.num_timesteps)
+        self._baseline_rows: list[dict[str, Any]] | None = None
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_start(self) -> None:
+        step = self.model.num_timesteps
+        if step <= self.done_step:
+            return
+        if self._crossed(step, self.args.eval_every):
+            self.evaluate(self.model)
+        if self._crossed(step, self.args.checkpoint_interval):
+            self.checkpoint(self.model)
+
+    def _crossed(self, step: int, every: int) -> bool:
+        """True once per interval: the first rollout start at or past each multiple."""
+        per_rollout = self.args.n_steps * self.args.n_envs
+        return step // every > (step - per_rollout) // every
+
+    def evaluate_and_checkpoint(self, model: Any) -> None:
+        """At the end of training: evaluate and save the last step, unless done already."""
+        step = model.num_timesteps
+        if not self.rows or int(self.rows[-1]["step"]) < step:
+            self.evaluate(model)
+        saved = latest_checkpoint(self.run_dir)
+        if saved is None or saved[0] < step:
+            self.checkpoint(model)
+
+    def evaluate(self, model: Any) -> None:
+        from agents.learned import LearnedPolicy
+        from train.evaluate import summarise
+        from train.rollout import run_episodes
+
+        step, args = int(model.num_timesteps), self.args
+        learned = LearnedPolicy(model, self.hub_config, args.algo)
+        totals = run_episodes(self.hub_config, learned, args.eval_episodes, args.eval_seed)
+        wall = time.monotonic() - self.started
+        new_rows = [summarise("learned", totals, args.eval_seed)] + self._baselines()
+        for row in new_rows:
+            self.rows.append({**{k: row[k] for k in METRIC_COLUMNS if k in row}, "step": step, "wall_seconds": wall})
+        write_csv(self.run_dir / "metrics.csv", self.rows, METRIC_COLUMNS)
+        learned_row = new_rows[0]
+        if self.logger is not None:
+            for key in ("reward", "success", "attempts"):
+                self.logger.record(f"eval/{key}", learned_row[key])
+            best = max(self._baselines(), key=lambda r: r["reward"])
+            self.logger.record("eval/best_heuristic_reward", best["reward"])
+            self.logger.dump(step)
+
+    def _baselines(self) -> list[dict[str, Any]]:
+        """The heuristics on the evaluation seeds, computed once (they do not learn)."""
+        if self._baseline_rows is None:
+            from agents import make_policy
+            from train.evaluate import summarise
+            from train.rollout import run_episodes
+
+            args = self.args
+            self._baseline_rows = [
+                summarise(name, run_episodes(self.hub_config, make_policy(name, self.hub_config),
+                                             args.eval_episodes, args.eval_seed), args.eval_seed)
+                for name in HEURISTICS
+            ]
+        return self._baseline_rows
+
+    def checkpoint(self, model: Any) -> None:
+        """Model zip, then RNG/normalisation state, then the pointer to both; old ones pruned."""
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        step, folder = int(model.num_timesteps), self.run_dir / "checkpoints"
+        write_atomic(folder / f"step_{step}.zip", _model_bytes(model, self.args, self.hub_config))
+        env = model.get_env()
+        state = {
+            "step": step, "rng": _rng_state(), "wall_seconds": time.monotonic() - self.started,
+            "vec_normalize": _pickled_normalizer(env) if isinstance(env, VecNormalize) else None,
+        }
+        write_atomic(folder / f"step_{step}.state.pkl", pickle.dumps(state))
+        write_json(folder / "latest.json", {"step": step, "model": f"step_{step}.zip", "state": f"step_{step}.state.pkl"})
+        for old in sorted(_step_of(p) for p in folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
+            if old != step:
+                (folder / f"step_{old}.zip").unlink(missing_ok=True)
+                (folder / f"step_{old}.state.pkl").unlink(missing_ok=True)
+
+
+def _pickled_normalizer(env: Any) -> bytes:
+    """VecNormalize's statistics; its pickle leaves out the env (as ``VecNormalize.save``)."""
+    return pickle.dumps(env)
+
+
+if __name__ == "__main__":
+    main()
