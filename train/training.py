@@ -35,7 +35,7 @@ from train.options import add_config_options, config_from, positive_int
 
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
-HEURISTICS = ("sequential", "log-parallel", "deadline")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
 METRIC_COLUMNS = [
     "step", "wall_seconds", "policy", "episodes",
     "reward", "reward_lo", "reward_hi", "success", "success_lo", "success_hi", "attempts", "attempts_lo", "attempts_hi",
