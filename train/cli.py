@@ -1,4 +1,4 @@
-"""The ``modenhub`` command: ``reproduce``, ``evaluate`` (``modenhub CMD --help``)."""
+"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train`` (``modenhub CMD --help``)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tag", default=None, help="name of the output files (default: the preset)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
+
+    from train import training
+
+    training.add_parser(sub)
     return parser
 
 
