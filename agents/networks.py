@@ -182,6 +182,11 @@ class _SlotHeads:
         self.action_net = SlotActionHead(self.mlp_extractor, int(dims[0]))
         if self.ortho_init:
             self.action_net.apply(lambda module: self.init_weights(module, gain=0.01))
+        with th.no_grad():
+            prior = -self.attempt_prior * th.arange(int(dims[0]), dtype=th.float32)
+            for layer in (self.action_net.request_logits, self.action_net.prefetch_logits):
+                if layer is not None:
+                    layer.bias.copy_(prior)
         # The head changed after SB3 built the optimizer: build it again over every parameter.
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
@@ -189,25 +194,29 @@ class _SlotHeads:
 class SlotActorCriticPolicy(_SlotHeads, ActorCriticPolicy):
     """Per-slot actor-critic for PPO and A2C (see the module docstring).
 
-    :param slot_latent: width of the per-slot latents; other arguments as SB3's
+    :param slot_latent: width of the per-slot latents.
+    :param attempt_prior: initial logits ``-attempt_prior * n`` for ``n`` attempts, so that
+        an untrained policy launches few (0 is uniform); other arguments as SB3's
         ``ActorCriticPolicy`` (``net_arch`` is unused).
     """
 
-    def __init__(self, *args: Any, slot_latent: int = 64, **kwargs: Any) -> None:
-        self.slot_latent = slot_latent
+    def __init__(self, *args: Any, slot_latent: int = 64, attempt_prior: float = 0.0, **kwargs: Any) -> None:
+        self.slot_latent, self.attempt_prior = slot_latent, attempt_prior
         super().__init__(*args, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "slot_latent": self.slot_latent}
+        extra = {"slot_latent": self.slot_latent, "attempt_prior": self.attempt_prior}
+        return {**super()._get_constructor_parameters(), **extra}
 
 
 class MaskableSlotActorCriticPolicy(_SlotHeads, MaskableActorCriticPolicy):
     """Per-slot actor-critic for sb3-contrib's MaskablePPO; arguments as
     :class:`SlotActorCriticPolicy`."""
 
-    def __init__(self, *args: Any, slot_latent: int = 64, **kwargs: Any) -> None:
-        self.slot_latent = slot_latent
+    def __init__(self, *args: Any, slot_latent: int = 64, attempt_prior: float = 0.0, **kwargs: Any) -> None:
+        self.slot_latent, self.attempt_prior = slot_latent, attempt_prior
         super().__init__(*args, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        return {**super()._get_constructor_parameters(), "slot_latent": self.slot_latent}
+        extra = {"slot_latent": self.slot_latent, "attempt_prior": self.attempt_prior}
+        return {**super()._get_constructor_parameters(), **extra}

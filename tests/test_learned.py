@@ -186,3 +186,16 @@ def test_load__metadata_with_unknown_algorithm_is_rejected(model_file, tmp_path)
     path.write_bytes(embed_metadata(bare.read_bytes(), metadata(CONFIG, "dqn")))
     with pytest.raises(ValueError, match="odd.zip: unknown algorithm 'dqn'"):
         LearnedPolicy.load(path)
+
+
+def test_slot_policy__attempt_prior_makes_an_untrained_policy_launch_few():
+    env = ModEnHubVecEnv(2, config=CONFIG)
+    obs, masks = observations(CONFIG, 64)
+    mean_attempts = []
+    for prior in (0.0, 1.0):
+        kwargs = {**slot_policy_kwargs(CONFIG), "attempt_prior": prior}
+        model = PPO(SlotActorCriticPolicy, env, n_steps=8, batch_size=16, policy_kwargs=kwargs, device="cpu", seed=0)
+        policy = LearnedPolicy(model, CONFIG, "ppo")
+        actions, _ = policy.predict(obs, action_masks=masks, deterministic=False)
+        mean_attempts.append(actions[masks.reshape(64, -1, CONFIG.k_max + 1)[..., 1]].mean())
+    assert mean_attempts[1] < 0.8 < 1.5 < mean_attempts[0]  # uniform over 0..limit (often 4 here)

@@ -63,6 +63,7 @@ class Args:
     ent_coef: float = 0.0
     clip_range: float = 0.2
     net_size: int = 64
+    attempt_prior: float = 0.0
     norm_reward: bool = False
     eval_every: int = 25_000  # [timesteps]
     eval_episodes: int = 20
@@ -111,6 +112,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ent-coef", type=float, default=d.ent_coef)
     parser.add_argument("--clip-range", type=float, default=d.clip_range, help="PPO clip range")
     parser.add_argument("--net-size", type=positive_int, default=d.net_size, help="hidden width of every layer")
+    parser.add_argument("--attempt-prior", type=float, default=d.attempt_prior,
+                        help="slots policy: initial logits -PRIOR * attempts, so that training starts from "
+                        "launching few attempts (default 0: uniform)")
     parser.add_argument("--norm-reward", action="store_true", help="VecNormalize the reward (not the observation)")
     parser.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="timesteps between evaluations")
     parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes)
@@ -248,6 +252,7 @@ def _make_model(args: Args, env: Any, run_dir: Path):
         else:
             policy = MaskableSlotActorCriticPolicy if maskable else SlotActorCriticPolicy
             policy_kwargs["slot_latent"] = args.net_size
+            policy_kwargs["attempt_prior"] = args.attempt_prior
     common = dict(
         learning_rate=args.learning_rate, n_steps=args.n_steps, gamma=args.gamma, gae_lambda=args.gae_lambda,
         ent_coef=args.ent_coef, seed=args.seed, device="cpu", policy_kwargs=policy_kwargs, verbose=0,
