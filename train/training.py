@@ -273,6 +273,7 @@ def _learn(model: Any, env: Any, config, args: Args, run_dir: Path, rows: list[d
         )
     callback.evaluate_and_checkpoint(model)
     write_atomic(run_dir / "model.zip", _model_bytes(model, args, config))
+    plot_learning_curve(read_metrics(run_dir / "metrics.csv"), run_dir / "learning_curve.png", run_dir.name)
     env.close()
     return run_dir
 
@@ -305,6 +306,35 @@ def read_metrics(path: Path) -> list[dict[str, str]]:
         if all(row.get(column) is not None for column in METRIC_COLUMNS):
             rows.append(row)
     return rows
+
+
+def plot_learning_curve(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Evaluation reward of the model by step, with 95% CIs, and the heuristics as bands
+    (skipped without matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from train.files import save_figure
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name in dict.fromkeys(r["policy"] for r in rows):
+        mine = [r for r in rows if r["policy"] == name]
+        steps = np.array([int(r["step"]) for r in mine])
+        mean, lo, hi = (np.array([float(r[k]) for r in mine]) for k in ("reward", "reward_lo", "reward_hi"))
+        style = {"lw": 2.0, "color": "black"} if name == "learned" else {"lw": 1.0, "ls": "--"}
+        (line,) = ax.plot(steps, mean, label=name, **style)
+        ax.fill_between(steps, lo, hi, alpha=0.12, color=line.get_color())
+    ax.set_xlabel("training steps [rounds x envs]")
+    ax.set_ylabel("evaluation episode reward")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def latest_checkpoint(run_dir: Path) -> tuple[int, Path, Path] | None:
