@@ -9,7 +9,7 @@ trainable. Ray runs on this machine by default (``ray.init()`` with its cores, o
 The sweep file (YAML; every key is optional except that the grid must not be empty)::
 
     name: hotspot-lr          # sweep folder name (default: the file's name without .yaml)
-    out: results/sweeps       # parent of the sweep folder (default results/sweeps)
+    out: results/sweeps       # parent of the sweep folder, from the current folder (default)
     presets: [contention, hotspot]   # scenarios (default [contention]); see HubConfig presets
     algos: [maskable-ppo, ppo]       # ppo, maskable-ppo or a2c (default [maskable-ppo])
     seeds: [0, 1, 2]          # training seeds, distinct integers (default [0, 1, 2])
@@ -769,6 +769,11 @@ def _gap(row: Mapping[str, Any], policy: str, metric: str, side: str) -> float:
 
 # The command.
 
+DESCRIPTION = """\
+Run every grid point (seeds x presets x algorithms x hyperparameters) as one
+`modenhub train` run in a Ray Tune trial, on this machine or on a Ray cluster
+(--address), and compare the learned policies with the heuristics over seeds.
+Flags override the sweep file's keys."""
 EPILOG = """\
 sweep file (YAML), every key optional:
   name: my-sweep                 # folder OUT/NAME (default: the file name)
@@ -797,10 +802,7 @@ Needs Ray: pip install 'modenhub[ray]'. On a cluster: `ray start --head` on one 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``sweep`` on the ``modenhub`` subcommands."""
     parser = subparsers.add_parser(
-        "sweep", help="a grid of training runs on Ray Tune (local or cluster, resumable)",
-        description="Run every grid point (seeds x presets x algorithms x hyperparameters) as one "
-        "`modenhub train` run in a Ray Tune trial, and compare the learned policies with the heuristics "
-        "over seeds. Flags override the sweep file's keys.",
+        "sweep", help="a grid of training runs on Ray Tune (local or cluster, resumable)", description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(parser)
@@ -809,14 +811,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from modenhub_env.config import PRESETS
+    from train import training
     from train.options import int_list, parse_override, positive_int
 
     parser.add_argument("sweep_file", nargs="?", type=Path, default=None, metavar="SWEEP_FILE",
                         help="YAML sweep file (schema below); optional when the flags say it all")
     parser.add_argument("--name", default=None, help="sweep folder name (default: the file name)")
     parser.add_argument("--out", default=None, help="parent of the sweep folder (default results/sweeps)")
-    parser.add_argument("--presets", type=_word_list, default=None, help="comma-separated presets")
-    parser.add_argument("--algos", type=_word_list, default=None, help="comma-separated algorithms")
+    parser.add_argument("--presets", type=_word_list, default=None,
+                        help=f"comma-separated presets, of {', '.join(sorted(PRESETS))} (default contention)")
+    parser.add_argument("--algos", type=_word_list, default=None,
+                        help=f"comma-separated algorithms, of {', '.join(training.ALGOS)} (default maskable-ppo)")
     parser.add_argument("--seeds", type=int_list, default=None, help="comma-separated training seeds")
     parser.add_argument("--timesteps", type=positive_int, default=None, help="env steps per run")
     parser.add_argument("--set", dest="overrides", metavar="FIELD=VALUE", action="append", type=parse_override,
@@ -928,7 +934,7 @@ def run_from_namespace(ns: argparse.Namespace) -> SweepOutcome | None:
 def main(argv: list[str] | None = None) -> SweepOutcome | None:
     """``python -m train.sweep ...``: the ``sweep`` subcommand on its own."""
     parser = argparse.ArgumentParser(
-        prog="modenhub sweep", description="A grid of training runs on Ray Tune.", epilog=EPILOG,
+        prog="modenhub sweep", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_arguments(parser)
