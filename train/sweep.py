@@ -918,7 +918,12 @@ def run_from_namespace(ns: argparse.Namespace) -> SweepOutcome | None:
     require_ray()
     if ns.address is not None and ns.num_cpus is not None:
         raise SystemExit("error: --num-cpus applies to a local Ray instance; a cluster's CPUs are set by `ray start`")
-    outcome = run_sweep(spec, address=ns.address, num_cpus=ns.num_cpus, verbose=0 if ns.quiet else 1)
+    try:
+        outcome = run_sweep(spec, address=ns.address, num_cpus=ns.num_cpus, verbose=0 if ns.quiet else 1)
+    except ConnectionError as err:
+        raise SystemExit(f"error: cannot reach the Ray cluster at {ns.address}: {err}\nStart one with "
+                         "`ray start --head` (and `ray start --address=HEAD_IP:6379` on the other nodes), "
+                         "or leave out --address to run on this machine.") from None
     print(format_summary(spec, outcome.rows, len(points), len(outcome.ran) + len(outcome.skipped)))
     print(f"\nran {len(outcome.ran)}, skipped {len(outcome.skipped)} finished before; wrote "
           f"{outcome.folder}/trials.csv, summary.csv, summary.md" + (", summary.png" if outcome.rows else ""))
