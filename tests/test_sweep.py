@@ -284,7 +284,9 @@ def finished_sweep(tmp_path_factory):
             import yaml
 
             path.write_text(yaml.safe_dump({**TINY, "name": "tiny", "out": str(shared / "sweeps")}))
-            ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            # "local": a new instance, never a cluster some other `ray start` left running.
+            ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+                     log_to_driver=False)
             try:
                 outcome = sweep.main([str(path), "--quiet"])
             finally:
