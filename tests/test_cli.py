@@ -15,7 +15,7 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train")
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

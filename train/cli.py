@@ -1,4 +1,4 @@
-"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train`` (``modenhub CMD --help``)."""
+"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``sweep`` (``modenhub CMD --help``)."""
 
 from __future__ import annotations
 
@@ -82,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import training
+    from train import sweep, training
 
     training.add_parser(sub)
+    sweep.add_parser(sub)
     return parser
 
 

@@ -60,6 +60,9 @@ def bootstrap_quantile(
     if hists.shape[0] < 2:
         return point, math.nan, math.nan
     picks = rng.integers(0, hists.shape[0], size=(draws, hists.shape[0]))
-    values = [histogram_quantile(hists[p].sum(axis=0), q) for p in picks]
-    low, high = np.nanpercentile(values, [2.5, 97.5])
+    values = np.array([histogram_quantile(hists[p].sum(axis=0), q) for p in picks])
+    values = values[np.isfinite(values)]
+    if values.size == 0:  # no resample served any request
+        return point, math.nan, math.nan
+    low, high = np.percentile(values, [2.5, 97.5])
     return point, float(low), float(high)

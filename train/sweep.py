@@ -811,7 +811,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from modenhub_env.config import PRESETS
+    from modenhub_env.config import PRESETS, field_names
     from train import training
     from train.options import int_list, parse_override, positive_int
 
@@ -826,7 +826,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int_list, default=None, help="comma-separated training seeds")
     parser.add_argument("--timesteps", type=positive_int, default=None, help="env steps per run")
     parser.add_argument("--set", dest="overrides", metavar="FIELD=VALUE", action="append", type=parse_override,
-                        default=[], help="HubConfig field for every run, repeatable")
+                        default=[], help="HubConfig field for every run, repeatable; fields: " + ", ".join(field_names()))
     parser.add_argument("--train", dest="train_options", metavar="OPTION=VALUE", action="append",
                         type=_option_value, default=[], help="training option for every run, repeatable "
                         "(e.g. --train n_envs=8)")
