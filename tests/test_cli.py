@@ -15,7 +15,8 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep", "bench")
+CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")  # those that take --preset and --set
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -58,11 +59,12 @@ def test_cli_help__subcommand_mentions_every_option(command, capsys):
     for flag in flags:
         assert flag in text, flag
     for action in sub._actions:
-        if action.help and action.help != argparse.SUPPRESS:
+        assert action.help, f"--help does not explain {action.option_strings or action.dest}"
+        if action.help != argparse.SUPPRESS:
             assert action.help.split()[0].strip("(") in text, action.dest
 
 
-@pytest.mark.parametrize("command", SUBCOMMANDS)
+@pytest.mark.parametrize("command", CONFIG_SUBCOMMANDS)
 def test_cli_help__subcommand_lists_presets_and_config_fields(command, capsys):
     text = " ".join(_help([command, "--help"], capsys).split())
     for preset in PRESETS:
@@ -184,13 +186,13 @@ def test_parse_override__missing_equals_is_rejected():
     assert "FIELD=VALUE" in message and "n_qpus" in message
 
 
-@pytest.mark.parametrize("command", SUBCOMMANDS)
+@pytest.mark.parametrize("command", CONFIG_SUBCOMMANDS)
 def test_cli_set__unknown_field_is_a_usage_error(command, capsys):
     err = _error([command, "--set", "bogus_field=1"], capsys)
     assert "--set" in err and "bogus_field" in err
 
 
-@pytest.mark.parametrize("command", SUBCOMMANDS)
+@pytest.mark.parametrize("command", CONFIG_SUBCOMMANDS)
 def test_cli_set__out_of_range_value_names_field_and_range(command, tmp_path):
     with pytest.raises(SystemExit) as excinfo:
         main([command, "--set", "n_qpus=0", "--quiet", "--out", str(tmp_path)])

@@ -1005,17 +1005,37 @@ def _positive_float(text: str) -> float:
     return value
 
 
+DESCRIPTION = (
+    "Benchmark the ModEn-Hub env on this machine: single env, native vector env and SB3 "
+    "VecEnvs against Gymnasium's CartPole-v1, the Monte Carlo's cost per link attempt, PPO training fps "
+    "against a zero-cost env, peak memory and cost scaling in N and request slots. Writes "
+    "OUT/benchmarks.csv and OUT/benchmarks.md (atomically) and prints the issue's target ratios with "
+    "PASS/FAIL. The full run takes about 10-15 minutes; --quick under a minute."
+)
+EPILOG = (
+    f"sections: {', '.join(SECTIONS)}. Speeds on a shared machine are noisy: compare ratios "
+    "within one report."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m train.bench",
-        description="Benchmark the ModEn-Hub env on this machine: single env, native vector env and SB3 "
-        "VecEnvs against Gymnasium's CartPole-v1, the Monte Carlo's cost per link attempt, PPO training fps "
-        "against a zero-cost env, peak memory and cost scaling in N and request slots. Writes "
-        "OUT/benchmarks.csv and OUT/benchmarks.md (atomically) and prints the issue's target ratios with "
-        "PASS/FAIL. The full run takes about 10-15 minutes; --quick under a minute.",
-        epilog=f"sections: {', '.join(SECTIONS)}. Speeds on a shared machine are noisy: compare ratios "
-        "within one report.",
+    parser = argparse.ArgumentParser(prog="python -m train.bench", description=DESCRIPTION, epilog=EPILOG)
+    _add_arguments(parser)
+    return parser
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``bench`` on the ``modenhub`` subcommands."""
+    parser = subparsers.add_parser(
+        "bench", help="benchmark the env against CartPole, the Monte Carlo and PPO (writes results/benchmarks.*)",
+        description=DESCRIPTION, epilog=EPILOG,
     )
+    _add_arguments(parser)
+    parser.set_defaults(func=lambda ns: run(ns, ["bench", *sys.argv[2:]]))
+    return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat) that finishes "
                         "in under a minute; explicit options below still override it")
@@ -1052,12 +1072,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "rounded up to whole rollouts")
     parser.add_argument("--seed", type=int, default=0, help="seed of the envs and of the action pools (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    run(build_parser().parse_args(argv), argv)
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> None:
+    """The benchmark the parsed options describe; ``argv`` is recorded in the report."""
     plan = make_plan(args)
     started, load = time.perf_counter(), os.getloadavg()
     if {"sb3", "ppo"} & set(plan.sections):

@@ -1,4 +1,4 @@
-"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``sweep`` (``modenhub CMD --help``)."""
+"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``sweep``, ``bench`` (``modenhub CMD --help``)."""
 
 from __future__ import annotations
 
@@ -82,10 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import sweep, training
+    from train import bench, sweep, training
 
     training.add_parser(sub)
     sweep.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

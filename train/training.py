@@ -101,15 +101,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         "pooled: the slot encoder with SB3's flat heads; mlp: SB3's MlpPolicy (default slots)")
     parser.add_argument("--timesteps", type=positive_int, default=None,
                         help=f"total env steps, rounds x envs (default {d.timesteps}; with --resume: the run's own)")
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of the envs, the network and SB3 (default {d.seed})")
     parser.add_argument("--n-envs", type=positive_int, default=d.n_envs, help="hubs stepped together")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"optimizer step size (default {d.learning_rate})")
     parser.add_argument("--n-steps", type=positive_int, default=d.n_steps, help="rounds per env per rollout")
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch (PPO)")
     parser.add_argument("--n-epochs", type=positive_int, default=d.n_epochs, help="epochs per rollout (PPO)")
-    parser.add_argument("--gamma", type=float, default=d.gamma)
-    parser.add_argument("--gae-lambda", type=float, default=d.gae_lambda)
-    parser.add_argument("--ent-coef", type=float, default=d.ent_coef)
+    parser.add_argument("--gamma", type=float, default=d.gamma, help=f"discount factor per round (default {d.gamma})")
+    parser.add_argument("--gae-lambda", type=float, default=d.gae_lambda, help=f"GAE bias-variance trade-off (default {d.gae_lambda})")
+    parser.add_argument("--ent-coef", type=float, default=d.ent_coef, help=f"entropy bonus weight (default {d.ent_coef})")
     parser.add_argument("--clip-range", type=float, default=d.clip_range, help="PPO clip range")
     parser.add_argument("--net-size", type=positive_int, default=d.net_size, help="hidden width of every layer")
     parser.add_argument("--attempt-prior", type=float, default=d.attempt_prior,
@@ -117,13 +117,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         "launching few attempts (default 0: uniform)")
     parser.add_argument("--norm-reward", action="store_true", help="VecNormalize the reward (not the observation)")
     parser.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="timesteps between evaluations")
-    parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes)
+    parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes, help=f"episodes per policy per evaluation (default {d.eval_episodes})")
     parser.add_argument("--eval-seed", type=int, default=d.eval_seed, help="first seed of the evaluation episodes")
     parser.add_argument("--checkpoint-every", type=positive_int, default=None,
                         help="timesteps between checkpoints (default: --eval-every)")
     parser.add_argument("--out", default=d.out, help="folder of the run folders (default results/runs)")
     parser.add_argument("--run-name", default=None, help="run folder name (default preset__algo__seed__time)")
-    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
+    parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="write no TensorBoard logs")
     parser.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="continue RUN_DIR from its last checkpoint, with its settings; --timesteps sets the "
