@@ -110,7 +110,7 @@ class ModEnHubEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": list(render.RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
@@ -119,10 +119,8 @@ class ModEnHubEnv(gym.Env):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.config = interface.resolve_config(config, preset, **overrides)
-        self.render_mode = render_mode
+        self.render_mode = render.check_render_mode(render_mode)
         self.observation_space = interface.observation_space(self.config)
         self.action_space = interface.action_space(self.config)
         self.core = HubCore(self.config, 1)
@@ -155,9 +153,4 @@ class ModEnHubEnv(gym.Env):
         return action_masks(self.core)[0]
 
     def render(self) -> str | np.ndarray | None:
-        if self.render_mode == "ansi":
-            return render.render_ansi(self.core, 0, self._last_info)
-        if self.render_mode == "rgb_array":
-            return render.render_rgb(self.core, 0)
-        gym.logger.warn("render() needs render_mode 'ansi' or 'rgb_array' at construction")
-        return None
+        return render.render_frame(self.core, self.render_mode, self._last_info)

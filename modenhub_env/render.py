@@ -30,6 +30,7 @@ import math
 from typing import Any
 
 import numpy as np
+from gymnasium import logger as gym_logger
 
 from modenhub_env import physics
 from modenhub_env.core import HubCore
@@ -68,6 +69,26 @@ _COUNTERS = (
 
 
 # ---------------------------------------------------------------------- text
+
+
+RENDER_MODES = ("ansi", "rgb_array")
+
+
+def check_render_mode(mode: str | None) -> str | None:
+    """``mode`` if it is one of :data:`RENDER_MODES` or ``None``, else a ``ValueError``."""
+    if mode is not None and mode not in RENDER_MODES:
+        raise ValueError(f"render_mode must be one of {list(RENDER_MODES)} or None, got {mode!r}")
+    return mode
+
+
+def render_frame(core: HubCore, mode: str | None, info: dict) -> str | np.ndarray | None:
+    """Env 0's frame in ``mode`` (``None`` warns and returns nothing, as Gymnasium does)."""
+    if mode == "ansi":
+        return render_ansi(core, 0, info)
+    if mode == "rgb_array":
+        return render_rgb(core, 0)
+    gym_logger.warn("render() needs render_mode 'ansi' or 'rgb_array' at construction")
+    return None
 
 
 def render_ansi(core: HubCore, row: int, info: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -34,7 +33,7 @@ class ModEnHubVectorEnv(VectorEnv):
     """
 
     metadata = {
-        "render_modes": ["ansi", "rgb_array"],
+        "render_modes": list(render.RENDER_MODES),
         "render_fps": 4,
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
@@ -47,12 +46,10 @@ class ModEnHubVectorEnv(VectorEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.config = interface.resolve_config(config, preset, **overrides)
         self.core = HubCore(self.config, num_envs)
         self.num_envs = self.core.batch
-        self.render_mode = render_mode
+        self.render_mode = render.check_render_mode(render_mode)
         self.single_observation_space = interface.observation_space(self.config)
         self.single_action_space = interface.action_space(self.config)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -119,12 +116,7 @@ class ModEnHubVectorEnv(VectorEnv):
         return action_masks(self.core)
 
     def render(self) -> str | np.ndarray | None:
-        if self.render_mode == "ansi":
-            return render.render_ansi(self.core, 0, interface.row_of(_unmasked(self._last_info), 0))
-        if self.render_mode == "rgb_array":
-            return render.render_rgb(self.core, 0)
-        gym.logger.warn("render() needs render_mode 'ansi' or 'rgb_array' at construction")
-        return None
+        return render.render_frame(self.core, self.render_mode, interface.row_of(_unmasked(self._last_info), 0))
 
 
 def _masked(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:

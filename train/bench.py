@@ -55,7 +55,7 @@ import numpy as np
 import modenhub_env  # noqa: F401  (registers ModEnHub-v0)
 from modenhub_env.config import HubConfig
 from train.files import write_atomic, write_csv
-from train.options import int_list, positive_int
+from train.options import int_list, positive_float, positive_int
 from train.progress import progress_bar
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
@@ -995,16 +995,6 @@ def _sections(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 DESCRIPTION = (
     "Benchmark the ModEn-Hub env on this machine: single env, native vector env and SB3 "
     "VecEnvs against Gymnasium's CartPole-v1, the Monte Carlo's cost per link attempt, PPO training fps "
@@ -1047,7 +1037,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(ns per link attempt of reproduce.measure and of the naive loop), ppo (PPO fps vs a "
                         "zero-cost VecEnv), scaling (cost per env-step vs N and request slots), profile "
                         "(cProfile hotspots of the core, in the report)")
-    parser.add_argument("--seconds", type=_positive_float, default=None,
+    parser.add_argument("--seconds", type=positive_float, default=None,
                         help="time budget of one measurement in seconds, split over the repeats "
                         "(default 8, quick 0.5); also the profile length per case")
     parser.add_argument("--repeats", type=positive_int, default=None,
@@ -1055,7 +1045,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-calls", type=positive_int, default=100_000,
                         help="step() calls of one timed run at most, whichever of this and the time budget "
                         "comes first (default 100000)")
-    parser.add_argument("--max-mem-gib", type=_positive_float, default=4.0,
+    parser.add_argument("--max-mem-gib", type=positive_float, default=4.0,
                         help="skip (with a note) a config whose estimated peak memory exceeds this (default 4)")
     parser.add_argument("--qpus", type=int_list, default=None,
                         help="comma-separated N of the single/vector env grids and the scaling sweep "
