@@ -24,6 +24,7 @@ from train.progress import progress_bar
 from train.rollout import run_episodes
 
 PAPER_QPUS = (1, 2, 4, 8, 16, 32, 64, 128)
+BATCH = 1024  # [envs] most episodes run side by side (run_episodes' default max_batch)
 POLICIES = ("sequential", "log-parallel")
 COLUMNS = [
     "n_qpus", "policy", "cache", "trials", "p_pair", "k",
@@ -48,11 +49,19 @@ def points(qpus: tuple[int, ...]) -> list[Point]:
 
 def point_config(base: HubConfig, point: Point, trials: int) -> HubConfig:
     """The config of one point: ``base`` at ``N``, the cache on or off, episodes no longer
-    than the trials asked for."""
+    than the trials asked for.
+
+    With the cache on, an episode keeps ``base.episode_requests`` requests (2,500 in the
+    paper preset), since the cache carries over from request to request within it. With
+    the cache off nothing does, so the requests are independent and the trials are split
+    into up to ``BATCH`` short episodes that run side by side."""
+    episode = min(base.episode_requests, trials)
+    if not point.cache:
+        episode = min(episode, math.ceil(trials / BATCH))
     return base.replace(
         n_qpus=point.n_qpus,
         cache_capacity=base.cache_capacity if point.cache else 0,
-        episode_requests=min(base.episode_requests, trials),
+        episode_requests=episode,
     )
 
 
