@@ -69,7 +69,9 @@ class ModEnHubVecEnv(VecEnv):
         self._returns += reward
         done = terminated | truncated
         plain = {k: v for k, v in info.items() if not k.startswith("_") and k not in ("final_obs", "final_info")}
-        infos = [interface.row_of(plain, i) for i in range(self.num_envs)]
+        # One conversion per key, not per key and env: this runs every step of training.
+        keys = list(plain)
+        infos = [dict(zip(keys, row, strict=True)) for row in zip(*(plain[k].tolist() for k in keys), strict=True)]
         for i in np.flatnonzero(done):
             episode = interface.row_of(info["final_info"]["episode"], i)
             episode.update(r=float(self._returns[i]), l=int(episode["rounds"]))
