@@ -45,6 +45,18 @@ _NEVER = np.iinfo(np.int64).max
 
 
 @dataclass
+class SlotView:
+    """The slots the agent sees: ``K`` oldest pending requests, then ``M`` prefetch pairs."""
+
+    a: np.ndarray  # (B, K + M) int64 QPU a of the slot's pair
+    b: np.ndarray  # (B, K + M) int64 QPU b
+    present: np.ndarray  # (B, K + M) bool the slot holds a request or candidate
+    limits: np.ndarray  # (B, K + M) int64 [attempts] most the slot may launch alone
+    cached: np.ndarray | None  # (B, K + M) int64 [ebits] cached for the pair, if asked for
+    youngest: np.ndarray | None  # (B, K + M) int64 [rounds] birth of its youngest, or -1
+
+
+@dataclass
 class StepResult:
     """What one round gives each env of the batch."""
 
@@ -105,8 +117,8 @@ class HubCore:
         cfg, state = self.config, self.state
         counts = {name: np.zeros(self.batch) for name in COUNTERS}
         latency = np.zeros((self.batch, self.max_budget), dtype=np.int64)
-        limits = self.slot_limits()
-        a, b, _ = self.slot_pairs()
+        slots = self.slot_view()
+        a, b, limits = slots.a, slots.b, slots.limits
         self._serve_from_cache(counts, latency)
 
         launched = self._fit_capacity(np.minimum(actions.astype(np.int64), limits), a, b)
@@ -196,15 +208,26 @@ class HubCore:
         youngest[:, cols] = np.where(same, self.state.c_birth[:, None, :], -1).max(axis=2, initial=-1)
         return count, youngest
 
+    def slot_view(self, with_cache: bool = False) -> SlotView:
+        """Every slot's pair, presence and attempt limit, computed once; with ``with_cache``
+        also its cached ebits (for the observation)."""
+        a, b, present = self.slot_pairs()
+        cached = youngest = None
+        if with_cache:
+            cached, youngest = self.slot_cache(a, b, present)
+        return SlotView(a, b, present, self._limits(a, b, present, cached), cached, youngest)
+
     def slot_limits(self) -> np.ndarray:
         """Most attempts each slot may launch on its own this round, (B, K + M): 0 for an
         empty slot, a request served from the cache, or a prefetch pair with no room."""
+        return self.slot_view().limits
+
+    def _limits(self, a, b, present, cached: np.ndarray | None) -> np.ndarray:
         cfg, state = self.config, self.state
         cap = cfg.k_max
         for limit in (cfg.max_attempts_per_round, cfg.comm_qubits_per_qpu):
             if limit is not None:
                 cap = min(cap, limit)
-        a, b, present = self.slot_pairs()
         limits = np.where(present, cap, 0)
         v, k = self.visible, cfg.request_slots
         limits[:, :v] *= state.q_reserved[:, :v] < 0
@@ -212,8 +235,11 @@ class HubCore:
             if cfg.cache_size == 0:
                 limits[:, k:] = 0
             else:
-                cached, _ = self.slot_cache(a[:, k:], b[:, k:], present[:, k:])
-                room = (cached < cfg.cache_per_pair) & (state.c_pair < 0).any(axis=1)[:, None]
+                if cached is None:
+                    prefetch_cached, _ = self.slot_cache(a[:, k:], b[:, k:], present[:, k:])
+                else:
+                    prefetch_cached = cached[:, k:]
+                room = (prefetch_cached < cfg.cache_per_pair) & (state.c_pair < 0).any(axis=1)[:, None]
                 limits[:, k:] *= room
         return limits
 

@@ -66,9 +66,9 @@ def observe(core: HubCore) -> np.ndarray:
     """The observation of every env, ``(B, observation_size)`` float32."""
     cfg, state = core.config, core.state
     k = cfg.request_slots
-    a, b, present = core.slot_pairs()
-    limits = core.slot_limits()
-    cached, youngest = core.slot_cache(a, b, present)
+    slots = core.slot_view(with_cache=True)
+    a, b, present, limits = slots.a, slots.b, slots.present, slots.limits
+    cached, youngest = slots.cached, slots.youngest
     p = np.where(present, cfg.p_bsm * core.eta[a] * core.eta[b], 0.0)
     fidelity = np.where(
         youngest >= 0,
