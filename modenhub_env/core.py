@@ -267,11 +267,14 @@ class HubCore:
         most = int(launched.max(initial=0))
         if most == 0:
             return np.zeros_like(launched)
-        slot = np.arange(self.n_slots)[:, None] * self.config.k_max
-        index = slot + np.arange(most)[None, :]
+        # Draws only for slots that launch somewhere; the index keeps each draw's place.
+        cols = np.flatnonzero(launched.any(axis=0))
+        index = cols[:, None] * self.config.k_max + np.arange(most)[None, :]
         u = rng.uniforms(self.state.key, self.state.round, rng.ATTEMPTS, index)
-        tried = np.arange(most) < launched[:, :, None]
-        return ((u < p[:, :, None]) & tried).sum(axis=2)
+        tried = np.arange(most) < launched[:, cols, None]
+        successes = np.zeros_like(launched)
+        successes[:, cols] = ((u < p[:, cols, None]) & tried).sum(axis=2)
+        return successes
 
     # ------------------------------------------------------------------ serving
 
@@ -317,15 +320,18 @@ class HubCore:
         if cfg.cache_size == 0:
             return
         for j in np.flatnonzero(surplus.any(axis=0)):
-            code = codes[:, j : j + 1]
-            free = state.c_pair < 0
-            pair_room = cfg.cache_per_pair - (state.c_pair == code).sum(axis=1)
-            stored = np.minimum(surplus[:, j], np.minimum(pair_room, free.sum(axis=1)))
+            rows = np.flatnonzero(surplus[:, j])  # only the envs with a surplus in this slot
+            pairs = state.c_pair[rows]
+            code = codes[rows, j : j + 1]
+            free = pairs < 0
+            pair_room = cfg.cache_per_pair - (pairs == code).sum(axis=1)
+            stored = np.minimum(surplus[rows, j], np.minimum(pair_room, free.sum(axis=1)))
             put = free & (np.cumsum(free, axis=1) <= stored[:, None])
-            state.c_pair[put] = np.broadcast_to(code, put.shape)[put]
-            state.c_birth[put] = np.broadcast_to(state.round[:, None], put.shape)[put]
-            counts["cached"] += stored
-            counts["wasted"] -= stored
+            where_rows, where_cols = np.nonzero(put)
+            state.c_pair[rows[where_rows], where_cols] = code[where_rows, 0]
+            state.c_birth[rows[where_rows], where_cols] = state.round[rows[where_rows]]
+            counts["cached"][rows] += stored
+            counts["wasted"][rows] -= stored
 
     def _expire(self, counts) -> None:
         state = self.state
