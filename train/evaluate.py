@@ -33,7 +33,7 @@ def load_policy(name: str, config: HubConfig, seed: int) -> Any:
     if name.endswith(".zip") or Path(name).exists():
         from agents.learned import LearnedPolicy
 
-        return LearnedPolicy.load(name)
+        return LearnedPolicy.load(name, config=config)
     return make_policy(name, config, **({"seed": seed} if name == "random" else {}))
 
 
