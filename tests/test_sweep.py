@@ -319,7 +319,7 @@ def test_run_sweep__resuming_a_finished_sweep_reruns_nothing(finished_sweep, mon
     def no_tune(*args, **kwargs):
         raise AssertionError("a finished sweep started Ray Tune")
 
-    monkeypatch.setattr(sweep, "_run_on_tune", no_tune)
+    monkeypatch.setattr(sweep.runner, "_run_on_tune", no_tune)
     outcome = sweep.main([str(path), "--quiet"])
     assert outcome.ran == [] and sorted(outcome.skipped) == sorted(first["ran"])
     assert {p: p.stat().st_mtime_ns for p in folder.glob("runs/*/model.zip")} == models
