@@ -169,6 +169,14 @@ class SlotActionHead(nn.Module):
 class _SlotHeads:
     """Mixin replacing SB3's flat MLP and action layer with the per-slot ones."""
 
+    def __init__(self, *args: Any, slot_latent: int = 64, attempt_prior: float = 0.0, **kwargs: Any) -> None:
+        self.slot_latent, self.attempt_prior = slot_latent, attempt_prior
+        super().__init__(*args, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        extra = {"slot_latent": self.slot_latent, "attempt_prior": self.attempt_prior}
+        return {**super()._get_constructor_parameters(), **extra}
+
     def _build_mlp_extractor(self) -> None:
         if not isinstance(self.features_extractor, SlotFeaturesExtractor):
             raise ValueError("the per-slot policy needs features_extractor_class=SlotFeaturesExtractor")
@@ -200,23 +208,7 @@ class SlotActorCriticPolicy(_SlotHeads, ActorCriticPolicy):
         ``ActorCriticPolicy`` (``net_arch`` is unused).
     """
 
-    def __init__(self, *args: Any, slot_latent: int = 64, attempt_prior: float = 0.0, **kwargs: Any) -> None:
-        self.slot_latent, self.attempt_prior = slot_latent, attempt_prior
-        super().__init__(*args, **kwargs)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        extra = {"slot_latent": self.slot_latent, "attempt_prior": self.attempt_prior}
-        return {**super()._get_constructor_parameters(), **extra}
-
 
 class MaskableSlotActorCriticPolicy(_SlotHeads, MaskableActorCriticPolicy):
     """Per-slot actor-critic for sb3-contrib's MaskablePPO; arguments as
     :class:`SlotActorCriticPolicy`."""
-
-    def __init__(self, *args: Any, slot_latent: int = 64, attempt_prior: float = 0.0, **kwargs: Any) -> None:
-        self.slot_latent, self.attempt_prior = slot_latent, attempt_prior
-        super().__init__(*args, **kwargs)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        extra = {"slot_latent": self.slot_latent, "attempt_prior": self.attempt_prior}
-        return {**super()._get_constructor_parameters(), **extra}
