@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from modenhub_env import interface, render
+from modenhub_env import interface, render, rng
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
 from modenhub_env.observation import action_masks, observe
@@ -99,8 +99,7 @@ class ModEnHubVectorEnv(VectorEnv):
             final_obs[:] = None
             for i in np.flatnonzero(done):
                 final_obs[i] = obs[i]
-            keys = interface.keys_for_seeds([None] * self.num_envs, self.core.state.key, self.np_random)
-            self.core.reset(done, keys)
+            self.core.reset(done, rng.next_episode_key(self.core.state.key))
             obs = np.where(done[:, None], observe(self.core), obs)
             info.update(interface.state_info(self.core))
             info = _masked(info, self._all)
