@@ -120,6 +120,16 @@ def pair_code(a: np.ndarray, b: np.ndarray, n_qpus: int) -> np.ndarray:
     return np.minimum(a, b) * n_qpus + np.maximum(a, b)
 
 
+def all_pairs(n_qpus: int) -> tuple[np.ndarray, np.ndarray]:
+    """QPUs ``a < b`` of every pair, each ``(n_pairs,)`` int64; for ``N = 1`` the one pair
+    ``(0, 0)`` of the QPU with the hub memory."""
+    if n_qpus == 1:
+        zero = np.zeros(1, dtype=np.int64)
+        return zero, zero.copy()
+    a, b = np.triu_indices(n_qpus, k=1)
+    return a.astype(np.int64), b.astype(np.int64)
+
+
 def uniform_pairs(u_first: np.ndarray, u_second: np.ndarray, n_qpus: int):
     """Uniformly random distinct QPUs ``(a, b)``, ``a < b``, from two uniforms each."""
     if n_qpus == 1:
@@ -142,15 +152,11 @@ class Popularity:
 
     @staticmethod
     def build(cfg: HubConfig) -> Popularity:
-        n = cfg.n_qpus
-        if n == 1:
-            a = b = np.zeros(1, dtype=np.int64)
-        else:
-            a, b = np.triu_indices(n, k=1)
+        a, b = all_pairs(cfg.n_qpus)
         order = np.random.default_rng(cfg.popularity_seed).permutation(a.size)
         weights = 1.0 / np.arange(1, a.size + 1, dtype=np.float64) ** cfg.zipf_exponent
         cdf = np.cumsum(weights)
-        return Popularity(cdf=cdf / cdf[-1], a=a[order].astype(np.int64), b=b[order].astype(np.int64))
+        return Popularity(cdf=cdf / cdf[-1], a=a[order], b=b[order])
 
     def sample(self, u: np.ndarray):
         rank = np.minimum(np.searchsorted(self.cdf, u, side="right"), self.cdf.size - 1)

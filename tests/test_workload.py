@@ -232,3 +232,16 @@ def test_poisson_cdf__inverse_sampling_has_the_mean():
     samples = np.searchsorted(poisson_cdf(rate), u, side="right")
     se = math.sqrt(rate / draws)
     assert abs(samples.mean() - rate) < 4 * se
+
+
+@pytest.mark.parametrize("n_qpus", [1, 2, 7])
+def test_all_pairs__every_pair_once_in_order(n_qpus):
+    from modenhub_env.config import HubConfig
+    from modenhub_env.workload import all_pairs
+
+    a, b = all_pairs(n_qpus)
+    assert a.size == HubConfig(n_qpus=n_qpus).n_pairs
+    if n_qpus == 1:
+        assert (a.tolist(), b.tolist()) == ([0], [0])
+    else:
+        assert (a < b).all() and len(set(zip(a.tolist(), b.tolist(), strict=True))) == a.size

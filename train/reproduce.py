@@ -18,6 +18,7 @@ import numpy as np
 from agents import make_policy
 from modenhub_env import physics
 from modenhub_env.config import HubConfig
+from modenhub_env.workload import all_pairs
 from train import stats
 from train.files import read_csv, save_figure, write_csv
 from train.progress import progress_bar
@@ -70,9 +71,7 @@ def analytic(config: HubConfig, policy: str) -> tuple[float, float]:
     requested pairs; ``nan`` where no closed form holds (log-parallel with a cache)."""
     if policy == "log-parallel" and config.cache_size > 0 and config.k_parallel > 1:
         return math.nan, math.nan
-    n = config.n_qpus
-    a, b = (np.zeros(1, int), np.zeros(1, int)) if n == 1 else np.triu_indices(n, k=1)
-    p = config.p_pair(a, b)
+    p = config.p_pair(*all_pairs(config.n_qpus))
     budget = config.round_budget
     if policy == "sequential":
         return float(physics.sequential_success(p, budget).mean()), float(physics.sequential_mean_attempts(p, budget).mean())
