@@ -84,11 +84,3 @@ class HubState:
                     mine[name][rows] = theirs[name][0]
             else:
                 mine[rows] = theirs[0]
-
-    def row(self, index: int) -> HubState:
-        """A copy of one env's state as a batch of one."""
-        def take(x):
-            return {k: v[index : index + 1].copy() for k, v in x.items()} if isinstance(x, dict) \
-                else x[index : index + 1].copy()
-
-        return HubState(**{f.name: take(getattr(self, f.name)) for f in fields(self)})
