@@ -16,6 +16,12 @@ features describe requests, not QPUs, so its size depends on ``K`` and ``M`` onl
   slots). SB3's ``MultiDiscrete`` distribution splits the logits per dimension, slot after
   slot, which is exactly the ``(B, K + M, k_max + 1)`` head output flattened. The value
   comes from the context alone. The policy is permutation-equivariant over slots.
+* A *prior* (``prior=("dp-optimal", strength, config)``): the logits start from a
+  handcrafted policy's choice. The extractor runs that policy (any name of
+  :func:`agents.make_policy`) on the observation and adds ``strength`` to the logit of the
+  attempts it picks in every slot, so training starts from the heuristic and learns where
+  to leave it (residual policy learning). The prior is part of the network, saved with it,
+  and runs wherever the model does.
 
 Needs torch, stable-baselines3 and sb3-contrib; import this module explicitly (``agents`` itself does
 not import torch).
@@ -65,6 +71,31 @@ def masked_pool(encoded: th.Tensor, present: th.Tensor) -> th.Tensor:
     return th.cat([mean, largest], dim=1)
 
 
+class HeuristicPrior:
+    """Logit offsets ``(B, (K + M) * (k_max + 1))`` from a handcrafted policy: ``strength``
+    on the attempts it chooses in each slot, 0 elsewhere. No gradient flows through it.
+
+    :param name: the policy, as :func:`agents.make_policy` takes it (e.g. ``"dp-optimal"``).
+    :param strength: the offset of its choice [logits].
+    :param config: the training scenario, as :meth:`HubConfig.to_dict` gives it.
+    """
+
+    def __init__(self, name: str, strength: float, config: dict[str, Any]) -> None:
+        from agents.registry import make_policy
+        from modenhub_env.config import HubConfig
+
+        self.name, self.strength = name, float(strength)
+        hub = HubConfig.from_dict(config)
+        self.policy = make_policy(name, hub)
+        self.choices = hub.k_max + 1
+
+    def __call__(self, observations: th.Tensor) -> th.Tensor:
+        actions, _ = self.policy.predict(observations.detach().cpu().numpy())
+        chosen = th.as_tensor(actions, device=observations.device)
+        onehot = nn.functional.one_hot(chosen.clamp(0, self.choices - 1), self.choices)
+        return (self.strength * onehot.to(observations.dtype)).reshape(observations.shape[0], -1)
+
+
 class SlotFeaturesExtractor(BaseFeaturesExtractor):
     """Shared per-slot encoders and pooling (see the module docstring).
 
@@ -78,7 +109,12 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
     """
 
     def __init__(
-        self, observation_space: gym.spaces.Box, request_slots: int, prefetch_slots: int, hidden: int = 64
+        self,
+        observation_space: gym.spaces.Box,
+        request_slots: int,
+        prefetch_slots: int,
+        hidden: int = 64,
+        prior: tuple[str, float, dict[str, Any]] | None = None,
     ) -> None:
         expected = observation_size(request_slots, prefetch_slots)
         if observation_space.shape != (expected,):
@@ -87,8 +123,11 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
                 f"M={prefetch_slots} (expected ({expected},))"
             )
         self.request_slots, self.prefetch_slots, self.hidden = request_slots, prefetch_slots, hidden
+        self.prior = HeuristicPrior(*prior) if prior is not None else None
+        self.prior_dim = (request_slots + prefetch_slots) * self.prior.choices if self.prior else 0
         self.context_dim = N_GLOBAL + 2 * hidden + (2 * hidden if prefetch_slots else 0)
-        super().__init__(observation_space, self.context_dim + (request_slots + prefetch_slots) * hidden)
+        slots_dim = (request_slots + prefetch_slots) * hidden
+        super().__init__(observation_space, self.context_dim + slots_dim + self.prior_dim)
         self.request_encoder = _mlp([N_REQUEST + N_GLOBAL, hidden, hidden])
         self.prefetch_encoder = _mlp([N_PREFETCH + N_GLOBAL, hidden, hidden]) if prefetch_slots else None
 
@@ -101,7 +140,10 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
             parts.append(masked_pool(encoded_prefetch, prefetch[..., 0]))
             slots.append(encoded_prefetch)
         batch = observations.shape[0]
-        return th.cat(parts + [th.cat(slots, dim=1).reshape(batch, -1)], dim=1)
+        parts.append(th.cat(slots, dim=1).reshape(batch, -1))
+        if self.prior is not None:
+            parts.append(self.prior(observations))
+        return th.cat(parts, dim=1)
 
     @staticmethod
     def _encode(encoder: nn.Module, slots: th.Tensor, glob: th.Tensor) -> th.Tensor:
@@ -127,7 +169,8 @@ class SlotLatents(nn.Module):
         self.request_actor = _mlp([self.slot_dim + self.context_dim, hidden, hidden])
         self.prefetch_actor = _mlp([self.slot_dim + self.context_dim, hidden, hidden]) if extractor.prefetch_slots else None
         self.critic = _mlp([self.context_dim, hidden, hidden])
-        self.latent_dim_pi = self.n_slots * hidden
+        self.prior_dim = extractor.prior_dim
+        self.latent_dim_pi = self.n_slots * hidden + self.prior_dim
         self.latent_dim_vf = hidden
 
     def forward(self, features: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
@@ -136,12 +179,14 @@ class SlotLatents(nn.Module):
     def forward_actor(self, features: th.Tensor) -> th.Tensor:
         batch = features.shape[0]
         context = features[:, : self.context_dim]
-        slots = features[:, self.context_dim :].reshape(batch, self.n_slots, self.slot_dim)
+        slots_end = self.context_dim + self.n_slots * self.slot_dim
+        slots = features[:, self.context_dim : slots_end].reshape(batch, self.n_slots, self.slot_dim)
         joined = th.cat([slots, context.unsqueeze(1).expand(-1, self.n_slots, -1)], dim=-1)
         latents = [self.request_actor(joined[:, : self.request_slots])]
         if self.prefetch_actor is not None:
             latents.append(self.prefetch_actor(joined[:, self.request_slots :]))
-        return th.cat(latents, dim=1).reshape(batch, -1)
+        # The prior's logit offsets ride along after the latents, for the action head.
+        return th.cat([th.cat(latents, dim=1).reshape(batch, -1), features[:, slots_end:]], dim=1)
 
     def forward_critic(self, features: th.Tensor) -> th.Tensor:
         return self.critic(features[:, : self.context_dim])
@@ -149,21 +194,23 @@ class SlotLatents(nn.Module):
 
 class SlotActionHead(nn.Module):
     """Logits ``(B, (K + M) * choices)`` from the per-slot latents, one linear map shared
-    by the request slots and one by the prefetch slots."""
+    by the request slots and one by the prefetch slots, plus the prior's offsets if any."""
 
     def __init__(self, latents: SlotLatents, choices: int) -> None:
         super().__init__()
         self.n_slots, self.request_slots, self.hidden = latents.n_slots, latents.request_slots, latents.hidden
+        self.has_prior = latents.prior_dim > 0
         self.request_logits = nn.Linear(latents.hidden, choices)
         self.prefetch_logits = nn.Linear(latents.hidden, choices) if latents.prefetch_actor is not None else None
 
     def forward(self, latent_pi: th.Tensor) -> th.Tensor:
-        batch = latent_pi.shape[0]
-        slots = latent_pi.reshape(batch, self.n_slots, self.hidden)
+        batch, end = latent_pi.shape[0], self.n_slots * self.hidden
+        slots = latent_pi[:, :end].reshape(batch, self.n_slots, self.hidden)
         logits = [self.request_logits(slots[:, : self.request_slots])]
         if self.prefetch_logits is not None:
             logits.append(self.prefetch_logits(slots[:, self.request_slots :]))
-        return th.cat(logits, dim=1).reshape(batch, -1)
+        flat = th.cat(logits, dim=1).reshape(batch, -1)
+        return flat + latent_pi[:, end:] if self.has_prior else flat
 
 
 class _SlotHeads:

@@ -14,6 +14,7 @@ import torch as th  # noqa: E402
 from sb3_contrib import MaskablePPO  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 
+from agents import make_policy  # noqa: E402
 from agents.learned import LearnedPolicy, model_bytes  # noqa: E402
 from agents.networks import (  # noqa: E402
     MaskableSlotActorCriticPolicy,
@@ -199,3 +200,18 @@ def test_slot_policy__attempt_prior_makes_an_untrained_policy_launch_few():
         actions, _ = policy.predict(obs, action_masks=masks, deterministic=False)
         mean_attempts.append(actions[masks.reshape(64, -1, CONFIG.k_max + 1)[..., 1]].mean())
     assert mean_attempts[1] < 0.8 < 1.5 < mean_attempts[0]  # uniform over 0..limit (often 4 here)
+
+
+def test_heuristic_prior__a_strong_prior_makes_an_untrained_policy_act_as_the_heuristic(tmp_path):
+    prior = ("dp-optimal", 50.0, CONFIG.to_dict())
+    kwargs = slot_policy_kwargs(CONFIG)
+    kwargs["features_extractor_kwargs"] = {**kwargs["features_extractor_kwargs"], "prior": prior}
+    model = MaskablePPO(MaskableSlotActorCriticPolicy, ModEnHubVecEnv(2, config=CONFIG), n_steps=8, batch_size=16,
+                        policy_kwargs=kwargs, device="cpu", seed=0)
+    path = tmp_path / "prior.zip"
+    path.write_bytes(model_bytes(model, metadata(CONFIG, "maskable-ppo")))
+    obs, masks = observations(CONFIG, 64)
+    expected, _ = make_policy("dp-optimal", CONFIG).predict(obs, action_masks=masks)
+    assert expected[:, :2].sum() > 0  # the heuristic launches something to follow
+    actions, _ = LearnedPolicy.load(path).predict(obs, action_masks=masks)  # the prior is saved with the model
+    np.testing.assert_array_equal(actions, expected)

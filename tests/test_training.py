@@ -82,6 +82,18 @@ def test_train__bad_config_override_exits_with_the_field(tmp_path):
         training.main(["--preset", "paper", "--set", "w_fail=-1", "--out", str(tmp_path), "--quiet"])
 
 
+def test_train__a_prior_needs_the_slots_policy(tmp_path):
+    with pytest.raises(ValueError, match="prior 'dp-optimal' needs policy 'slots', got 'pooled'"):
+        training.main(tiny_args(tmp_path, "prior", policy="pooled", prior="dp-optimal"))
+
+
+def test_train__with_dp_shaping_and_a_prior_runs_and_loads(tmp_path):
+    run = training.main(tiny_args(tmp_path, "shaped", algo="maskable-ppo", shaping="dp", prior="dp-optimal"))
+    saved = json.loads((run / "config.json").read_text())["args"]
+    assert (saved["shaping"], saved["prior"]) == ("dp", "dp-optimal")
+    assert LearnedPolicy.load(run / "model.zip").model.num_timesteps == 512
+
+
 @pytest.mark.parametrize("algo", ["maskable-ppo", "a2c"])
 def test_train__other_algorithms_and_policies_run_and_load(tmp_path, algo):
     run = training.main(tiny_args(tmp_path, algo, algo=algo, policy="pooled" if algo == "a2c" else "slots"))

@@ -35,6 +35,8 @@ from train.options import add_config_options, config_from, positive_int
 
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
+SHAPINGS = ("none", "dp")
+PRIORS = ("none", "sequential", "log-parallel", "deadline", "dp-optimal")
 HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
 METRIC_COLUMNS = [
     "step", "wall_seconds", "policy", "episodes",
@@ -64,6 +66,9 @@ class Args:
     clip_range: float = 0.2
     net_size: int = 64
     attempt_prior: float = 0.0
+    shaping: str = "none"
+    prior: str = "none"
+    prior_strength: float = 2.0  # [logits]
     norm_reward: bool = False
     eval_every: int = 25_000  # [timesteps]
     eval_episodes: int = 20
@@ -115,6 +120,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempt-prior", type=float, default=d.attempt_prior,
                         help="slots policy: initial logits -PRIOR * attempts, so that training starts from "
                         "launching few attempts (default 0: uniform)")
+    parser.add_argument("--shaping", choices=SHAPINGS, default=d.shaping,
+                        help="dp: add gamma*Phi(s') - Phi(s) to the training reward, Phi the single-request DP "
+                        "value of the pending requests (train/shaping.py; evaluation keeps the env's reward); "
+                        f"none: the env's reward (default {d.shaping})")
+    parser.add_argument("--prior", choices=PRIORS, default=d.prior,
+                        help="slots policy: start from a handcrafted policy, adding --prior-strength to the logit "
+                        "of the attempts it picks in every slot; the network learns where to leave it "
+                        f"(agents/networks.py; default {d.prior}: no prior)")
+    parser.add_argument("--prior-strength", type=float, default=d.prior_strength,
+                        help=f"logit offset of the prior's choice (default {d.prior_strength})")
     parser.add_argument("--norm-reward", action="store_true", help="VecNormalize the reward (not the observation)")
     parser.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="timesteps between evaluations")
     parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes, help=f"episodes per policy per evaluation (default {d.eval_episodes})")
@@ -154,8 +169,7 @@ def main(argv: list[str] | None = None) -> Path:
 def train(args: Args) -> Path:
     """Start a new run; returns its folder."""
     config = _config(args)
-    if args.algo not in ALGOS or args.policy not in POLICY_KINDS:
-        raise ValueError(f"algo must be one of {ALGOS} and policy one of {POLICY_KINDS}")
+    _check_choices(args)
     if args.run_name is None:
         args.run_name = f"{args.preset}__{args.algo}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = Path(args.out) / args.run_name
@@ -166,6 +180,14 @@ def train(args: Args) -> Path:
     env = _make_env(config, args, env_seed=args.seed)
     model = _make_model(args, env, run_dir)
     return _learn(model, env, config, args, run_dir, rows=[])
+
+
+def _check_choices(args: Args) -> None:
+    for name, allowed in (("algo", ALGOS), ("policy", POLICY_KINDS), ("shaping", SHAPINGS), ("prior", PRIORS)):
+        if getattr(args, name) not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {getattr(args, name)!r}")
+    if args.prior != "none" and args.policy != "slots":
+        raise ValueError(f"prior {args.prior!r} needs policy 'slots', got {args.policy!r}")
 
 
 def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = True) -> Path:
@@ -222,6 +244,10 @@ def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
 
     env = ModEnHubVecEnv(args.n_envs, config=config)
     env.seed(env_seed)
+    if args.shaping == "dp":
+        from train.shaping import DPShapingVecEnv
+
+        env = DPShapingVecEnv(env, config, args.gamma)
     if not args.norm_reward:
         return env
     if vec_normalize is not None:
@@ -246,6 +272,9 @@ def _make_model(args: Args, env: Any, run_dir: Path):
         policy_kwargs["features_extractor_kwargs"] = {
             "request_slots": config.request_slots, "prefetch_slots": config.prefetch_slots, "hidden": args.net_size,
         }
+        if args.prior != "none":
+            prior = (args.prior, args.prior_strength, config.to_dict())
+            policy_kwargs["features_extractor_kwargs"]["prior"] = prior
         if args.policy == "pooled":
             policy = "MlpPolicy"
             policy_kwargs["net_arch"] = [args.net_size, args.net_size]
