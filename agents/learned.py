@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.policies import BaseModel
 
 from modenhub_env.config import HubConfig
 from modenhub_env.observation import observation_size
@@ -177,7 +178,9 @@ class LearnedPolicy:
         policy = self.model.policy
         with th.no_grad():
             tensor = th.as_tensor(obs, device=policy.device)
-            features = policy.extract_features(tensor, policy.pi_features_extractor)
+            # The actor's features alone (ActorCriticPolicy's own method gives both when the
+            # actor and the critic have an extractor each).
+            features = BaseModel.extract_features(policy, tensor, policy.pi_features_extractor)
             return policy.action_net(policy.mlp_extractor.forward_actor(features)).cpu()
 
     def _name(self) -> str:

@@ -87,10 +87,11 @@ def test_train__a_prior_needs_the_slots_policy(tmp_path):
         training.main(tiny_args(tmp_path, "prior", policy="pooled", prior="dp-optimal"))
 
 
-def test_train__with_dp_shaping_and_a_prior_runs_and_loads(tmp_path):
-    run = training.main(tiny_args(tmp_path, "shaped", algo="maskable-ppo", shaping="dp", prior="dp-optimal"))
+def test_train__with_dp_shaping_a_prior_and_separate_extractors_runs_and_loads(tmp_path):
+    argv = tiny_args(tmp_path, "shaped", algo="maskable-ppo", shaping="dp", prior="dp-optimal")
+    run = training.main(argv + ["--separate-extractors"])
     saved = json.loads((run / "config.json").read_text())["args"]
-    assert (saved["shaping"], saved["prior"]) == ("dp", "dp-optimal")
+    assert (saved["shaping"], saved["prior"], saved["share_extractor"]) == ("dp", "dp-optimal", False)
     assert LearnedPolicy.load(run / "model.zip").model.num_timesteps == 512
 
 

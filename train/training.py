@@ -69,6 +69,7 @@ class Args:
     shaping: str = "none"
     prior: str = "none"
     prior_strength: float = 2.0  # [logits]
+    share_extractor: bool = True
     norm_reward: bool = False
     eval_every: int = 25_000  # [timesteps]
     eval_episodes: int = 20
@@ -130,6 +131,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"(agents/networks.py; default {d.prior}: no prior)")
     parser.add_argument("--prior-strength", type=float, default=d.prior_strength,
                         help=f"logit offset of the prior's choice (default {d.prior_strength})")
+    parser.add_argument("--separate-extractors", dest="share_extractor", action="store_false",
+                        help="give the actor and the critic a features extractor each, so that the value loss "
+                        "does not shape the actor's slot encodings (default: one shared)")
     parser.add_argument("--norm-reward", action="store_true", help="VecNormalize the reward (not the observation)")
     parser.add_argument("--eval-every", type=positive_int, default=d.eval_every, help="timesteps between evaluations")
     parser.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes, help=f"episodes per policy per evaluation (default {d.eval_episodes})")
@@ -263,7 +267,7 @@ def _make_model(args: Args, env: Any, run_dir: Path):
 
     config = _config(args)
     maskable = args.algo == "maskable-ppo"
-    policy_kwargs: dict[str, Any] = {}
+    policy_kwargs: dict[str, Any] = {"share_features_extractor": args.share_extractor}
     if args.policy == "mlp":
         policy: Any = "MlpPolicy"
         policy_kwargs["net_arch"] = [args.net_size, args.net_size]
