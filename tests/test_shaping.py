@@ -12,7 +12,7 @@ from agents.dp import dp_value_table  # noqa: E402
 from modenhub_env.config import HubConfig  # noqa: E402
 from modenhub_env.sb3 import ModEnHubVecEnv  # noqa: E402
 from modenhub_env.workload import max_budget  # noqa: E402
-from train.shaping import DPShapingVecEnv, dp_potential  # noqa: E402
+from train.shaping import DPShapingVecEnv, dp_potential, fresh_request_value  # noqa: E402
 
 CONFIG = HubConfig.preset("decoherence", episode_rounds=24)
 
@@ -63,3 +63,35 @@ def test_shaping__leaves_the_logged_episode_return_unshaped():
         *_, plain_infos = plain.step(actions)
         *_, shaped_infos = wrapped.step(actions)
     assert [i["episode"]["r"] for i in shaped_infos] == [i["episode"]["r"] for i in plain_infos]
+
+
+PAPER_COST = HubConfig.preset("paper", w_attempt=0.05, w_fail=0.5, cache_capacity=0)
+
+
+def test_fresh_request_value__is_the_dp_value_of_a_whole_budget_when_every_pair_is_alike():
+    cfg = PAPER_COST
+    values, _ = dp_value_table(cfg.p_bsm * cfg.eta[0] * cfg.eta[1], cfg.round_budget, cfg.k_max, cfg.w_attempt, cfg.w_fail)
+    assert fresh_request_value(cfg, cfg.round_budget) == pytest.approx(values[cfg.round_budget])
+
+
+def test_dp_potential__a_sequential_episode_starts_at_the_dp_value_of_all_its_requests():
+    env = ModEnHubVecEnv(3, config=PAPER_COST)
+    env.seed(0)
+    phi = dp_potential(env.reset(), PAPER_COST, PAPER_COST.round_budget)
+    expected = PAPER_COST.episode_requests * fresh_request_value(PAPER_COST, PAPER_COST.round_budget)
+    np.testing.assert_allclose(phi, expected)
+
+
+def test_shaping__the_dp_policy_scores_zero_a_round_in_expectation():
+    # Phi is the DP's value function, so E[r + Phi(s') - Phi(s)] = 0 under the DP's own
+    # actions (its Bellman equation); shaped rewards are martingale differences, so their
+    # standard error is the plain one.
+    env = DPShapingVecEnv(ModEnHubVecEnv(64, config=PAPER_COST), PAPER_COST, gamma=1.0)
+    env.seed(11)
+    obs = env.reset()
+    policy, rewards = make_policy("dp-optimal", PAPER_COST), []
+    for _ in range(300):
+        obs, reward, _, _ = env.step(policy.predict(obs)[0])
+        rewards.append(reward)
+    rewards = np.concatenate(rewards)
+    assert abs(rewards.mean()) < 3 * rewards.std(ddof=1) / np.sqrt(rewards.size)
