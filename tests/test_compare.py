@@ -1,24 +1,52 @@
 """``modenhub compare`` on a copy of one committed model, with a tiny budget."""
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from train.cli import main
-from train.compare import HEURISTICS, scenarios, verdict
+from train.compare import HEURISTICS, n_values, scenarios, verdict
 from train.files import read_csv
 
 MODELS = Path(__file__).resolve().parents[1] / "results" / "models"
 
 
-@pytest.fixture
-def one_model(tmp_path):
-    folder = tmp_path / "models" / "contention"
+def copy_model(root: Path) -> Path:
+    """A models folder under ``root`` holding a copy of the committed contention model."""
+    folder = root / "models" / "contention"
     folder.mkdir(parents=True)
     for name in ("model.zip", "config.json"):
         shutil.copy(MODELS / "contention" / name, folder / name)
-    return tmp_path / "models"
+    return root / "models"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The model's tiny forward passes, one round at a time, crawl when two torch threads
+    compete with other work for the cores (as training and the bench, one thread)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_model(tmp_path):
+    return copy_model(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def over_n_run(tmp_path_factory):
+    """One ``compare --over-n 8,16`` (16 is the model's training N), 2 episodes a policy."""
+    root = tmp_path_factory.mktemp("over_n")
+    out = root / "out"
+    main(["compare", "--models", str(copy_model(root)), "--episodes", "2", "--over-n", "16,8",
+          "--out", str(out), "--quiet"])
+    return out
 
 
 def test_compare__writes_every_policy_and_a_verdict(one_model, tmp_path, capsys):
@@ -33,6 +61,7 @@ def test_compare__writes_every_policy_and_a_verdict(one_model, tmp_path, capsys)
     table = (out / "learned_vs_handcrafted.md").read_text()
     assert "| contention |" in table and ("CIs overlap" in table or "CIs apart" in table)
     assert "learned_vs_handcrafted" in capsys.readouterr().out
+    assert not list(out.glob("learned_over_n.*"))
 
 
 def test_compare__model_without_its_config_is_a_clear_error(one_model, tmp_path):
@@ -54,3 +83,54 @@ def test_verdict__apart_only_when_intervals_do_not_meet():
     assert verdict([row("deadline", 10, 2), row("learned", 13, 2)])[3] == "CIs overlap"
     best, lead, _, call = verdict([row("log-parallel", 5, 1), row("deadline", 10, 1), row("learned", 7, 1)])
     assert (best, lead, call) == ("deadline", -3, "heuristic better (CIs apart)")
+
+
+def test_compare__over_n_writes_a_row_per_scenario_n_and_policy(over_n_run):
+    rows = read_csv(over_n_run / "learned_over_n.csv")
+    main_columns = list(read_csv(over_n_run / "learned_vs_handcrafted.csv")[0])
+    assert list(rows[0]) == [main_columns[0], "n_qpus", *main_columns[1:]]
+    policies = [*HEURISTICS, "learned"]
+    assert [(r["scenario"], r["n_qpus"], r["policy"]) for r in rows] == [
+        ("contention", n, p) for n in ("8", "16") for p in policies
+    ]
+    table = (over_n_run / "learned_over_n.md").read_text()
+    assert "## contention" in table and "| 8 |" in table and "| 16 (trained) |" in table
+    assert "(vs " in table
+    assert (over_n_run / "learned_over_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare__over_n_at_the_training_n_repeats_the_main_table(over_n_run):
+    main_rows = {r["policy"]: r for r in read_csv(over_n_run / "learned_vs_handcrafted.csv")}
+    at_16 = {r["policy"]: r for r in read_csv(over_n_run / "learned_over_n.csv") if r["n_qpus"] == "16"}
+    for policy in ("learned", *HEURISTICS):
+        assert {k: at_16[policy][k] for k in main_rows[policy]} == main_rows[policy]
+
+
+def test_compare__over_n_on_other_n_changes_the_outcome(over_n_run):
+    rewards = {(r["n_qpus"], r["policy"]): float(r["reward"]) for r in read_csv(over_n_run / "learned_over_n.csv")}
+    assert rewards[("8", "learned")] != rewards[("16", "learned")]
+
+
+@pytest.mark.parametrize("value", ["8,x", "0", "8,-16", ",", "eight"])
+def test_compare__bad_over_n_is_an_argparse_error_naming_it(one_model, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--models", str(one_model), "--episodes", "1", "--over-n", value,
+              "--out", str(tmp_path / "out"), "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--over-n" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare__over_n_on_per_qpu_fibres_names_the_scenario_and_n(one_model, tmp_path):
+    config_path = one_model / "contention" / "config.json"
+    run = json.loads(config_path.read_text())
+    run["config"].update(fibre_km=[1.0] * run["config"]["n_qpus"], fibre_km_max=None)
+    config_path.write_text(json.dumps(run))
+    with pytest.raises(SystemExit, match=r"--over-n: scenario 'contention'.*N=8.*fibre_km"):
+        main(["compare", "--models", str(one_model), "--episodes", "1", "--over-n", "8",
+              "--out", str(tmp_path / "out"), "--quiet"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_n_values__sorted_distinct_positive_integers():
+    assert n_values("32,8, 16,8") == (8, 16, 32)

@@ -5,6 +5,11 @@ training run, the model and the heuristics play the same held-out episodes of th
 scenario. Writes ``OUT/learned_vs_handcrafted.{csv,md,png}``: each policy's metrics with
 95% CIs, and per scenario whether the model's reward interval lies wholly above the best
 heuristic's.
+
+With ``--over-n``, the same model and heuristics also play the scenario with only the
+number of QPUs ``N`` changed (one policy for any N), on the same seeds, and
+``OUT/learned_over_n.{csv,md,png}`` report the learned reward's lead over the best
+heuristic at each N.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 from modenhub_env.config import HubConfig
 from train.evaluate import columns, load_policy, summarise
 from train.files import save_figure, write_atomic, write_csv
-from train.options import positive_int
+from train.options import int_list, positive_int
 from train.progress import progress_bar
 from train.rollout import run_episodes
 
@@ -44,23 +49,80 @@ def scenarios(models: Path) -> list[tuple[str, HubConfig, Path]]:
     return found
 
 
-def compare(models: Path, episodes: int, seed: int, out: Path, show_progress: bool = True) -> list[dict[str, Any]]:
-    """Evaluate every model and the heuristics; write the CSV, Markdown and plot."""
+def at_other_n(
+    found: list[tuple[str, HubConfig, Path]], over_n: tuple[int, ...]
+) -> list[tuple[str, int, HubConfig, Path]]:
+    """``(name, N, config, model path)`` of every scenario with ``n_qpus`` set to each of
+    ``over_n``, the other fields as trained.
+
+    :raises ValueError: a scenario that cannot have that N (e.g. one ``fibre_km`` per
+        QPU), naming the scenario and N.
+    """
+    resized = []
+    for name, config, model in found:
+        for n in over_n:
+            try:
+                resized.append((name, n, config.replace(n_qpus=n), model))
+            except ValueError as err:
+                raise ValueError(f"--over-n: scenario {name!r} (trained at N={config.n_qpus}) "
+                                 f"cannot run at N={n}: {err}") from None
+    return resized
+
+
+def compare(
+    models: Path,
+    episodes: int,
+    seed: int,
+    out: Path,
+    show_progress: bool = True,
+    over_n: tuple[int, ...] = (),
+) -> list[dict[str, Any]]:
+    """Evaluate every model and the heuristics; write the CSV, Markdown and plot.
+
+    :param over_n: numbers of QPUs to also evaluate every scenario at; when not empty,
+        ``learned_over_n.{csv,md,png}`` are written too.
+    :returns: the rows of ``learned_vs_handcrafted.csv`` (each scenario at its own N).
+    """
     found = scenarios(models)
+    resized = at_other_n(found, over_n)  # a scenario that cannot change N fails before any run
+    runs = (len(found) + len(resized)) * (len(HEURISTICS) + 1)
+    with progress_bar(total=runs * episodes, desc="episodes", enabled=show_progress) as bar:
+        rows = [row for name, config, model in found
+                for row in evaluate_scenario(name, config, model, episodes, seed, bar)]
+        write_csv(out / "learned_vs_handcrafted.csv", rows, ["scenario", *columns()])
+        write_atomic(out / "learned_vs_handcrafted.md", format_table(rows, episodes) + "\n")
+        plot(rows, out / "learned_vs_handcrafted.png")
+        if resized:
+            write_over_n(evaluate_over_n(resized, episodes, seed, bar), found, episodes, seed, out)
+    return rows
+
+
+def evaluate_over_n(
+    resized: list[tuple[str, int, HubConfig, Path]], episodes: int, seed: int, bar: Any
+) -> list[dict[str, Any]]:
+    """:func:`evaluate_scenario`'s rows, with their ``n_qpus``, for every scenario and N
+    of :func:`at_other_n`."""
+    return [{**row, "n_qpus": n} for name, n, config, model in resized
+            for row in evaluate_scenario(name, config, model, episodes, seed, bar, f"{name} N={n}")]
+
+
+def evaluate_scenario(
+    name: str, config: HubConfig, model: Path, episodes: int, seed: int, bar: Any, label: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per heuristic and the model (policy ``learned``), each on the same
+    ``episodes`` held-out episodes of ``config`` from ``seed``.
+
+    :param bar: progress bar advanced by one per finished episode.
+    :param label: the scenario as shown on the bar (default ``name``).
+    """
     rows = []
-    with progress_bar(total=len(found) * (len(HEURISTICS) + 1) * episodes, desc="episodes",
-                      enabled=show_progress) as bar:
-        for name, config, model in found:
-            for policy_name in (*HEURISTICS, str(model)):
-                policy = load_policy(policy_name, config, seed)
-                bar.set_postfix_str(f"{name}: {Path(policy_name).parent.name or policy_name}")
-                totals = run_episodes(config, policy, episodes, seed, progress=bar.update)
-                row = summarise(policy_name, totals, seed)
-                row["policy"] = "learned" if policy_name == str(model) else policy_name
-                rows.append({"scenario": name, **row})
-    write_csv(out / "learned_vs_handcrafted.csv", rows, ["scenario", *columns()])
-    write_atomic(out / "learned_vs_handcrafted.md", format_table(rows, episodes) + "\n")
-    plot(rows, out / "learned_vs_handcrafted.png")
+    for policy_name in (*HEURISTICS, str(model)):
+        policy = load_policy(policy_name, config, seed)
+        bar.set_postfix_str(f"{label or name}: {Path(policy_name).parent.name or policy_name}")
+        totals = run_episodes(config, policy, episodes, seed, progress=bar.update)
+        row = summarise(policy_name, totals, seed)
+        row["policy"] = "learned" if policy_name == str(model) else policy_name
+        rows.append({"scenario": name, **row})
     return rows
 
 
@@ -86,20 +148,21 @@ def format_table(rows: list[dict[str, Any]], episodes: int) -> str:
              "|---" * (len(HEURISTICS) + 5) + "|"]
     for name in names:
         sel = [r for r in rows if r["scenario"] == name]
-        cells = [f"{r['reward']:.4g} [{r['reward_lo']:.4g}, {r['reward_hi']:.4g}]" for r in sel]
+        cells = [_reward_cell(r) for r in sel]
         best, lead, share, call = verdict(sel)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {best} | {lead:+.3g} ({share:+.1%}) | {call} |")
     return "\n".join(lines)
 
 
+def _reward_cell(row: dict[str, Any]) -> str:
+    """Mean episode reward with its 95% CI."""
+    return f"{row['reward']:.4g} [{row['reward_lo']:.4g}, {row['reward_hi']:.4g}]"
+
+
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     """Per scenario, each policy's reward minus the best heuristic's, with the policy's
     95% CI. The sequential baseline, far below the others everywhere, is left out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = list(dict.fromkeys(r["scenario"] for r in rows))
     shown = (*HEURISTICS[1:], "learned")
     fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 3.6), squeeze=False)
@@ -122,19 +185,113 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_over_n(
+    rows: list[dict[str, Any]], found: list[tuple[str, HubConfig, Path]], episodes: int, seed: int, out: Path
+) -> None:
+    """``OUT/learned_over_n.{csv,md,png}`` from the rows of every scenario at every N."""
+    trained = {name: (config.n_qpus, model) for name, config, model in found}
+    write_csv(out / "learned_over_n.csv", rows, ["scenario", "n_qpus", *columns()])
+    write_atomic(out / "learned_over_n.md", format_over_n(rows, trained, episodes, seed) + "\n")
+    plot_over_n(rows, {name: n for name, (n, _) in trained.items()}, out / "learned_over_n.png")
+
+
+def by_scenario_and_n(rows: list[dict[str, Any]]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Rows grouped by scenario, then by ``n_qpus``, both in order of appearance."""
+    groups: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for row in rows:
+        groups.setdefault(row["scenario"], {}).setdefault(row["n_qpus"], []).append(row)
+    return groups
+
+
+def format_over_n(
+    rows: list[dict[str, Any]], trained: dict[str, tuple[int, Path]], episodes: int, seed: int
+) -> str:
+    """Per scenario, a table of N against each policy's reward and the learned lead over
+    the best heuristic; ``trained`` maps a scenario to its training N and model path."""
+    head = "| N | " + " | ".join((*HEURISTICS, "learned")) + " | learned - best heuristic |"
+    sections = []
+    for name, per_n in by_scenario_and_n(rows).items():
+        n_trained, model = trained[name]
+        lines = [f"## {name}", "",
+                 f"Model `{model}` (trained at N={n_trained}) on its scenario at other N; "
+                 f"{episodes} episodes, seeds {seed}+, episode reward with 95% CIs.", "",
+                 head, "|---" * (len(HEURISTICS) + 3) + "|"]
+        for n, sel in per_n.items():
+            best, lead, _, _ = verdict(sel)
+            cells = " | ".join(_reward_cell(r) for r in sel)
+            shown_n = f"{n} (trained)" if n == n_trained else str(n)
+            lines.append(f"| {shown_n} | {cells} | {lead:+.3g} (vs {best}) |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def plot_over_n(rows: list[dict[str, Any]], trained_n: dict[str, int], path: Path) -> None:
+    """Per scenario, the learned reward minus the best heuristic's against N (log2 axis),
+    with the learned reward's 95% CI; the dotted line marks the training N."""
+    plt = _pyplot()
+    groups = by_scenario_and_n(rows)
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.4), squeeze=False)
+    for ax, (name, per_n) in zip(axes[0], groups.items(), strict=True):
+        ns = sorted(per_n)
+        learned = [next(r for r in per_n[n] if r["policy"] == "learned") for n in ns]
+        leads = np.array([verdict(per_n[n])[1] for n in ns])
+        err = np.array([[r["reward"] - r["reward_lo"], r["reward_hi"] - r["reward"]] for r in learned]).T
+        ax.errorbar(ns, leads, yerr=np.nan_to_num(err), marker="o", capsize=3)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.axvline(trained_n[name], color="grey", linestyle=":", label=f"trained at N={trained_n[name]}")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_xlabel("N (QPUs)")
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("learned reward - best heuristic's")
+    fig.suptitle("One learned policy across N vs the best heuristic at each N, learned 95% CIs")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def n_values(text: str) -> tuple[int, ...]:
+    """``--over-n`` as the distinct N in increasing order: ``32,8,16`` -> ``(8, 16, 32)``."""
+    values = int_list(text)
+    bad = [n for n in values if n < 1]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected positive numbers of QPUs, got {bad} in {text!r}")
+    return tuple(sorted(set(values)))
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``compare`` on the ``modenhub`` subcommands."""
     parser = subparsers.add_parser(
-        "compare", help="committed learned models against the heuristics (learned_vs_handcrafted.*)",
+        "compare",
+        help="committed learned models against the heuristics (learned_vs_handcrafted.*, learned_over_n.*)",
         description="Evaluate every MODELS/<name>/model.zip on its training run's scenario beside the "
-        "heuristics, on the same held-out seeds, and write OUT/learned_vs_handcrafted.csv, .md and .png.",
+        "heuristics, on the same held-out seeds, and write OUT/learned_vs_handcrafted.csv, .md and .png. "
+        "With --over-n, also evaluate every model and heuristic on its scenario with only the number of "
+        "QPUs N changed, and write OUT/learned_over_n.csv, .md and .png (the learned lead over the best "
+        "heuristic at each N).",
     )
     parser.add_argument("--models", type=Path, default=Path("results/models"),
                         help="folder of <name>/model.zip + config.json (default results/models)")
     parser.add_argument("--episodes", type=positive_int, default=200,
-                        help="held-out episodes per policy and scenario (default 200)")
+                        help="held-out episodes per policy and scenario (and N, with --over-n; default 200)")
     parser.add_argument("--seed", type=int, default=10_000,
                         help="base seed of the held-out episodes; training evaluated on other seeds (default 10000)")
+    parser.add_argument("--over-n", type=n_values, default=(), metavar="N1,N2,...",
+                        help="also run each model and heuristic at these numbers of QPUs, positive integers, "
+                        "comma separated (e.g. 8,16,32,64,128); writes OUT/learned_over_n.*. A scenario "
+                        "with one fibre_km per QPU cannot change N and is an error")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
@@ -143,8 +300,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> None:
     try:
-        rows = compare(args.models, args.episodes, args.seed, args.out, not args.quiet)
+        rows = compare(args.models, args.episodes, args.seed, args.out, not args.quiet, args.over_n)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"error: {err}") from None
     print(format_table(rows, args.episodes))
     print(f"\nwrote {args.out}/learned_vs_handcrafted.csv, .md and .png")
+    if args.over_n:
+        print("\n" + (args.out / "learned_over_n.md").read_text(), end="")
+        print(f"\nwrote {args.out}/learned_over_n.csv, .md and .png")
