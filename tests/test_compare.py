@@ -22,18 +22,6 @@ def copy_model(root: Path) -> Path:
     return root / "models"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The model's tiny forward passes, one round at a time, crawl when two torch threads
-    compete with other work for the cores (as training and the bench, one thread)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def one_model(tmp_path):
     return copy_model(tmp_path)
