@@ -25,7 +25,7 @@ import numpy as np
 from modenhub_env.config import HubConfig
 from train.evaluate import columns, load_policy, summarise
 from train.files import save_figure, write_atomic, write_csv
-from train.options import int_list, positive_int
+from train.options import n_values, positive_int
 from train.progress import progress_bar
 from train.rollout import run_episodes
 
@@ -260,15 +260,6 @@ def plot_over_n(rows: list[dict[str, Any]], trained_n: dict[str, int], path: Pat
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
-
-
-def n_values(text: str) -> tuple[int, ...]:
-    """``--over-n`` as the distinct N in increasing order: ``32,8,16`` -> ``(8, 16, 32)``."""
-    values = int_list(text)
-    bad = [n for n in values if n < 1]
-    if bad:
-        raise argparse.ArgumentTypeError(f"expected positive numbers of QPUs, got {bad} in {text!r}")
-    return tuple(sorted(set(values)))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -60,6 +60,16 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def n_values(text: str) -> tuple[int, ...]:
+    """Numbers of QPUs (``--over-n``, ``--mix-n``), distinct and in increasing order:
+    ``32,8,16`` -> ``(8, 16, 32)``."""
+    values = int_list(text)
+    bad = [n for n in values if n < 1]
+    if bad:
+        raise argparse.ArgumentTypeError(f"expected positive numbers of QPUs, got {bad} in {text!r}")
+    return tuple(sorted(set(values)))
+
+
 def positive_float(text: str) -> float:
     """A finite number above 0."""
     try:

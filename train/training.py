@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from train.files import read_csv, write_atomic, write_csv, write_json
-from train.options import add_config_options, config_from, positive_int
+from train.options import add_config_options, config_from, n_values, positive_int
 
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
@@ -56,6 +56,7 @@ class Args:
     timesteps: int = 200_000
     seed: int = 0
     n_envs: int = 16
+    mix_n: list[int] | None = None  # numbers of QPUs to train on; None: the config's alone
     learning_rate: float = 3e-4
     n_steps: int = 64  # [rounds per env per rollout]
     batch_size: int = 512
@@ -109,6 +110,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"total env steps, rounds x envs (default {d.timesteps}; with --resume: the run's own)")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"seed of the envs, the network and SB3 (default {d.seed})")
     parser.add_argument("--n-envs", type=positive_int, default=d.n_envs, help="hubs stepped together")
+    parser.add_argument("--mix-n", type=n_values, default=None, metavar="N1,N2,...",
+                        help="train on a mix of N: the --n-envs hubs split evenly over these numbers of QPUs "
+                        "(--n-envs a multiple of their count), the scenario's other fields unchanged; the "
+                        "model's config keeps --preset's N for evaluation (default: the scenario's N alone)")
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"optimizer step size (default {d.learning_rate})")
     parser.add_argument("--n-steps", type=positive_int, default=d.n_steps, help="rounds per env per rollout")
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch (PPO)")
@@ -157,6 +162,8 @@ def run_from_namespace(ns: argparse.Namespace) -> Path:
     names = {f.name for f in dataclasses.fields(Args)}
     values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
     values["overrides"] = dict(ns.overrides)
+    if ns.mix_n is not None:
+        values["mix_n"] = list(ns.mix_n)  # as config.json holds it
     return train(Args(**values))
 
 
@@ -179,9 +186,9 @@ def train(args: Args) -> Path:
     run_dir = Path(args.out) / args.run_name
     if (run_dir / "config.json").exists():
         raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir}")
-    write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
     _seed_everything(args.seed)
-    env = _make_env(config, args, env_seed=args.seed)
+    env = _make_env(config, args, env_seed=args.seed)  # before config.json: a bad --mix-n leaves no run
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
     model = _make_model(args, env, run_dir)
     return _learn(model, env, config, args, run_dir, rows=[])
 
@@ -242,16 +249,19 @@ def _seed_everything(seed: int) -> None:
 
 
 def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
+    """The training env: ``args.n_envs`` hubs of ``config`` (or with ``--mix-n``, split
+    over those N), each part reward-shaped with its own scenario if ``--shaping dp``, then
+    VecNormalize'd if ``--norm-reward`` (restored from ``vec_normalize``, its pickle)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from modenhub_env.sb3 import ModEnHubVecEnv
+    from train.mixed import MixedNVecEnv
 
-    env = ModEnHubVecEnv(args.n_envs, config=config)
+    if args.mix_n is not None:
+        env = MixedNVecEnv(config, args.mix_n, args.n_envs, wrap_part=lambda part, cfg: _shaped(part, cfg, args))
+    else:
+        env = _shaped(ModEnHubVecEnv(args.n_envs, config=config), config, args)
     env.seed(env_seed)
-    if args.shaping == "dp":
-        from train.shaping import DPShapingVecEnv
-
-        env = DPShapingVecEnv(env, config, args.gamma)
     if not args.norm_reward:
         return env
     if vec_normalize is not None:
@@ -259,6 +269,15 @@ def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
         normalized.set_venv(env)
         return normalized
     return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=args.gamma)
+
+
+def _shaped(env: Any, config, args: Args) -> Any:
+    """``env`` (hubs of ``config``) with ``--shaping``'s reward."""
+    if args.shaping != "dp":
+        return env
+    from train.shaping import DPShapingVecEnv
+
+    return DPShapingVecEnv(env, config, args.gamma)
 
 
 def _make_model(args: Args, env: Any, run_dir: Path):
