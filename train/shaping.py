@@ -10,7 +10,8 @@ to every round's reward, where ``Phi(s)`` sums, over the request slots of the ob
 the expected reward of each request under the DP-optimal attempts from now on
 (:func:`agents.dp.dp_value_table` for its ``p_ab``, slack and attempt limit; 1 for a request
 the cache serves this round). A request's reward then arrives as soon as its prospects
-change, not at its deadline, and acting as the DP does scores about 0 a round.
+change, not at its deadline, and acting as the DP does scores about 0 a round (plus the
+value of the requests that arrive).
 
 In a ``sequential`` workload (with no ``episode_rounds``) the episode is a number of
 requests, not of rounds, and the next request arrives as soon as the last is resolved.

@@ -36,8 +36,8 @@ from train.options import add_config_options, config_from, n_values, positive_in
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
 SHAPINGS = ("none", "dp")
-PRIORS = ("none", "sequential", "log-parallel", "deadline", "dp-optimal")
 HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
+PRIORS = ("none", *HEURISTICS)
 METRIC_COLUMNS = [
     "step", "wall_seconds", "policy", "episodes",
     "reward", "reward_lo", "reward_hi", "success", "success_lo", "success_hi", "attempts", "attempts_lo", "attempts_hi",
