@@ -41,7 +41,9 @@ from modenhub_env.observation import GLOBAL_FEATURES
 from modenhub_env.workload import Popularity, all_pairs, max_budget
 
 
-def dp_potential(observation: np.ndarray, config: HubConfig, budget: int) -> np.ndarray:
+def dp_potential(
+    observation: np.ndarray, config: HubConfig, budget: int, fresh_value: float | None = None
+) -> np.ndarray:
     """``Phi`` of a batch ``(B, obs_dim)`` of observations, ``(B,)``: the DP value of every
     visible pending request, summed, plus in a sequential workload that of the requests
     still to be issued (see the module docstring).
@@ -49,6 +51,8 @@ def dp_potential(observation: np.ndarray, config: HubConfig, budget: int) -> np.
     :param observation: observations of ``config``'s env.
     :param config: the scenario (``w_attempt``, ``w_fail``, ``k_max``, slots, workload).
     :param budget: the slack's scale [rounds], from :func:`max_budget`.
+    :param fresh_value: :func:`fresh_request_value` of ``config``, if known (it is the same
+        every round); computed when needed otherwise.
     """
     view = parse_observation(observation, config, budget)
     values, _ = dp_value_table(view.request_p, budget, view.request_limit, config.w_attempt, config.w_fail)
@@ -59,7 +63,9 @@ def dp_potential(observation: np.ndarray, config: HubConfig, budget: int) -> np.
         return pending
     progress = np.asarray(observation, dtype=np.float64)[:, GLOBAL_FEATURES.index("progress")]
     unissued = config.episode_requests - np.rint(progress * config.episode_requests)
-    return pending + unissued * fresh_request_value(config, budget)
+    if fresh_value is None:
+        fresh_value = fresh_request_value(config, budget)
+    return pending + unissued * fresh_value
 
 
 def fresh_request_value(config: HubConfig, budget: int) -> float:
@@ -87,10 +93,12 @@ class DPShapingVecEnv(VecEnvWrapper):
     def __init__(self, venv: VecEnv, config: HubConfig, gamma: float) -> None:
         super().__init__(venv)
         self.config, self.gamma, self.budget = config, gamma, max_budget(config)
+        # The DP over every pair, once, rather than every round (sequential workloads only).
+        self.fresh_value = fresh_request_value(config, self.budget) if config.workload == "sequential" else None
         self._potential = np.zeros(self.num_envs)
 
     def potential(self, observation: np.ndarray) -> np.ndarray:
-        return dp_potential(observation, self.config, self.budget)
+        return dp_potential(observation, self.config, self.budget, self.fresh_value)
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
