@@ -18,20 +18,19 @@ import argparse
 import numpy as np
 
 from agents import make_policy
+from agents.base import grant_in_order, slot_order
 from modenhub_env.config import HubConfig
 from modenhub_env.vector_env import ModEnHubVectorEnv
 from train.stats import mean_interval
 
 
 def prefetch_idle(actions: np.ndarray, limits: np.ndarray, config: HubConfig) -> np.ndarray:
-    """``actions`` with each prefetch slot, in order, given what the capacity leaves."""
-    out = actions.copy()
-    capacity = config.max_attempts_per_round or np.iinfo(np.int64).max
-    left = capacity - out.sum(axis=1)
-    for slot in range(config.request_slots, config.request_slots + config.prefetch_slots):
-        out[:, slot] = np.clip(limits[:, slot], 0, np.maximum(left, 0))
-        left -= out[:, slot]
-    return out
+    """``actions`` with each prefetch slot asking its limit, granted in slot order within
+    the capacity ``S`` (the requests, first in that order, keep theirs)."""
+    wanted = actions.copy()
+    wanted[:, config.request_slots :] = limits[:, config.request_slots :]
+    order = slot_order(*wanted.shape)
+    return grant_in_order(wanted, order, config.max_attempts_per_round)
 
 
 def play(config: HubConfig, prefetch: bool, episodes: int, seed: int) -> dict[str, np.ndarray]:
