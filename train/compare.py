@@ -25,7 +25,7 @@ import numpy as np
 from modenhub_env.config import HubConfig
 from train.evaluate import columns, load_policy, summarise
 from train.files import save_figure, write_atomic, write_csv
-from train.options import n_values, positive_int
+from train.options import at_each_n, n_values, positive_int
 from train.progress import progress_bar
 from train.rollout import run_episodes
 
@@ -60,12 +60,9 @@ def at_other_n(
     """
     resized = []
     for name, config, model in found:
-        for n in over_n:
-            try:
-                resized.append((name, n, config.replace(n_qpus=n), model))
-            except ValueError as err:
-                raise ValueError(f"--over-n: scenario {name!r} (trained at N={config.n_qpus}) "
-                                 f"cannot run at N={n}: {err}") from None
+        scenario = f"--over-n: scenario {name!r} (trained at N={config.n_qpus})"
+        configs = at_each_n(config, over_n, scenario)
+        resized += [(name, n, other, model) for n, other in zip(over_n, configs, strict=True)]
     return resized
 
 

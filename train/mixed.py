@@ -23,23 +23,9 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from modenhub_env.config import HubConfig
 from modenhub_env.sb3 import ModEnHubVecEnv
+from train.options import at_each_n
 
 PartWrapper = Callable[[VecEnv, HubConfig], VecEnv]
-
-
-def part_configs(config: HubConfig, ns: Sequence[int]) -> list[HubConfig]:
-    """``config`` with ``n_qpus`` set to each of ``ns``.
-
-    :raises ValueError: a scenario that cannot have one of ``ns`` (e.g. one ``fibre_km``
-        per QPU), naming that N.
-    """
-    configs = []
-    for n in ns:
-        try:
-            configs.append(config.replace(n_qpus=n))
-        except ValueError as err:
-            raise ValueError(f"--mix-n: the scenario (N={config.n_qpus}) cannot run at N={n}: {err}") from None
-    return configs
 
 
 def envs_per_part(n_envs: int, ns: Sequence[int]) -> int:
@@ -69,7 +55,7 @@ class MixedNVecEnv(VecEnv):
 
     def __init__(self, config: HubConfig, ns: Sequence[int], n_envs: int, wrap_part: PartWrapper | None = None) -> None:
         per_part = envs_per_part(n_envs, ns)
-        self.configs = part_configs(config, ns)
+        self.configs = at_each_n(config, ns, f"--mix-n: the scenario (N={config.n_qpus})")
         self.parts: list[VecEnv] = []
         for part_config in self.configs:
             part: VecEnv = ModEnHubVecEnv(per_part, config=part_config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from modenhub_env.config import PRESETS, HubConfig, field_names
@@ -68,6 +69,22 @@ def n_values(text: str) -> tuple[int, ...]:
     if bad:
         raise argparse.ArgumentTypeError(f"expected positive numbers of QPUs, got {bad} in {text!r}")
     return tuple(sorted(set(values)))
+
+
+def at_each_n(config: HubConfig, ns: Iterable[int], scenario: str) -> list[HubConfig]:
+    """``config`` with ``n_qpus`` set to each of ``ns`` (``--over-n``, ``--mix-n``).
+
+    :param scenario: how an error names the scenario, e.g. ``"--mix-n: the scenario (N=16)"``.
+    :raises ValueError: a scenario that cannot have one of ``ns`` (e.g. one ``fibre_km``
+        per QPU), naming it and that N.
+    """
+    configs = []
+    for n in ns:
+        try:
+            configs.append(config.replace(n_qpus=n))
+        except ValueError as err:
+            raise ValueError(f"{scenario} cannot run at N={n}: {err}") from None
+    return configs
 
 
 def positive_float(text: str) -> float:
