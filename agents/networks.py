@@ -84,7 +84,7 @@ class HeuristicPrior:
         from agents.registry import make_policy
         from modenhub_env.config import HubConfig
 
-        self.name, self.strength = name, float(strength)
+        self.strength = float(strength)
         hub = HubConfig.from_dict(config)
         self.policy = make_policy(name, hub)
         self.choices = hub.k_max + 1
