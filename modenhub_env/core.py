@@ -1,11 +1,12 @@
-"""The one batched simulation core of the ModEn-Hub (``MODEL.md`` sections 1 and 2).
+"""The one batched simulation core of the ModEn-Hub (``docs/model.md``).
 
-``HubCore`` advances ``B`` independent hubs by one round per :meth:`HubCore.step`, with
-numpy operations over the batch, the request slots and the cache entries. The Gymnasium
-env, the native vector env, the Stable-Baselines3 adapter and the Monte Carlo studies all
-drive it. It imports neither gymnasium nor torch.
+``HubCore`` holds ``B`` independent hubs of one configuration as a few packed arrays and
+advances them with the compiled kernels of :mod:`modenhub_env.kernels`, one call per round
+for the whole batch (serial for small batches, over numba's threads for large ones). The
+Gymnasium env, the native vector env, the Stable-Baselines3 adapter and the Monte Carlo
+studies all drive it. It imports neither gymnasium nor torch.
 
-One round of one hub, in order:
+One round of one hub, in order (``docs/model.md#one-round``):
 
 1. requests reserved a cached ebit at the end of the previous round are served from the
    cache at zero attempts (oldest usable ebit of the pair first);
@@ -27,44 +28,51 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from modenhub_env import physics, rng
+from modenhub_env import kernels as kn
 from modenhub_env.config import HubConfig
-from modenhub_env.state import COUNTERS, HubState
-from modenhub_env.workload import (
-    Popularity,
-    load_trace,
-    max_budget,
-    pair_code,
-    poisson_cdf,
-    uniform_pairs,
+from modenhub_env.observation import observation_size
+from modenhub_env.state import COUNTERS, HubState, Layout
+from modenhub_env.workload import Popularity, Trace, load_trace, max_budget, poisson_cdf
+
+#: Batches at least this large step over numba's threads (when it has more than one).
+PARALLEL_MIN_BATCH = 256
+
+#: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
+INFO_COLUMNS = COUNTERS + (
+    "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
+    "round", "pending", "cache_fill",
 )
-
-_NEVER = np.iinfo(np.int64).max
-
-
-@dataclass
-class SlotView:
-    """The slots the agent sees: ``K`` oldest pending requests, then ``M`` prefetch pairs."""
-
-    a: np.ndarray  # (B, K + M) int64 QPU a of the slot's pair
-    b: np.ndarray  # (B, K + M) int64 QPU b
-    present: np.ndarray  # (B, K + M) bool the slot holds a request or candidate
-    limits: np.ndarray  # (B, K + M) int64 [attempts] most the slot may launch alone
-    cached: np.ndarray | None  # (B, K + M) int64 [ebits] cached for the pair, if asked for
-    youngest: np.ndarray | None  # (B, K + M) int64 [rounds] birth of its youngest, or -1
+#: ``info`` entries that count whole things (int64 in a vector env's ``info``).
+INTEGER_INFO = ("round", "pending", "cache_fill")
 
 
 @dataclass
 class StepResult:
-    """What one round gives each env of the batch."""
+    """What one round gives each env of the batch (copies, safe to keep)."""
 
     reward: np.ndarray  # (B,) float64
     terminated: np.ndarray  # (B,) bool: the workload is exhausted
     truncated: np.ndarray  # (B,) bool: episode_rounds reached
     counts: dict[str, np.ndarray]  # COUNTERS and reward components -> (B,) float64
     latency_hist: np.ndarray  # (B, L) int64 requests served this round by latency [rounds]
+
+
+class ActionRangeError(ValueError):
+    """An action outside ``[0, k_max]``; nothing was stepped."""
+
+    def __init__(self, row: int, slot: int, value: int, k_max: int, batched: bool = True) -> None:
+        self.row, self.slot, self.value, self.k_max = row, slot, value, k_max
+        where = f"{row}, {slot}" if batched else f"{slot}"
+        super().__init__(
+            f"action[{where}] = {value} is out of range: attempts per slot must be in [0, k_max={k_max}]"
+        )
+
+    def unbatched(self) -> ActionRangeError:
+        """The same error, indexed as one env's action."""
+        return ActionRangeError(self.row, self.slot, self.value, self.k_max, batched=False)
 
 
 class HubCore:
@@ -79,357 +87,173 @@ class HubCore:
             raise ValueError(f"batch must be a positive integer, got {batch!r}")
         self.config = config
         self.batch = int(batch)
-        # Constants of the scenario, computed once from the config for the hot path.
         self.eta = config.eta  # (N,) transmission of each spoke
         self.storage_limit = config.storage_limit  # [rounds]
         self.trace = load_trace(config.trace_path, config.n_qpus) if config.workload == "trace" else None
-        self.max_budget = max_budget(config, self.trace)
-        self.popularity = Popularity.build(config) if config.zipf_exponent > 0 else None
-        self.arrival_cdf = poisson_cdf(config.arrival_rate) if config.workload == "poisson" else None
-        self.trace_starts = self.trace.arrivals_per_round() if self.trace else None
+        self.max_budget = max_budget(config, self.trace)  # [rounds] L, the slack's scale
         self.n_slots = config.request_slots + config.prefetch_slots
         self.visible = min(config.request_slots, config.queue_size)
-        self._template = self._empty(1)
-        self.state = self._empty(self.batch)
+        layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget)
+        self.iparams, self.fparams, self.itable, self.ftable = scenario_arrays(config, self.trace, layout)
+        b = self.batch
+        self._ints = np.zeros((b, layout.width), dtype=np.int64)
+        self._valid = np.zeros((b, config.queue_size), dtype=bool)
+        self._keys = np.zeros(b, dtype=np.uint64)
+        self._totals = np.zeros((b, len(COUNTERS)))
+        self.state = HubState.over(self._ints, self._valid, self._keys, self._totals, layout)
+        for empty in (self.state.q_reserved, self.state.c_pair, self.state.r_pair):
+            empty[:] = -1
+        # Outputs of the last kernel call, overwritten by the next one.
+        self.obs = np.zeros((b, observation_size(config.request_slots, config.prefetch_slots)), dtype=np.float32)
+        self.out = np.zeros((b, kn.OUT_WIDTH))  # reward, flags and info of the round
+        self.latency = np.zeros((b, self.max_budget), dtype=np.int64)  # the round's served by latency
+        self.work = np.zeros((b, work_width(config)), dtype=np.int64)  # limits, then scratch
+        # What an env that ended and restarted (autoreset) leaves behind.
+        self.final_obs = np.zeros_like(self.obs)
+        self.final_out = np.zeros((b, kn.OUT_WIDTH + kn.N_COUNTERS + 1))  # out, totals, rounds
+        self.final_latency = np.zeros_like(self.latency)
 
-    def _empty(self, batch: int) -> HubState:
-        cfg = self.config
-        return HubState.empty(batch, cfg.queue_size, cfg.cache_size, cfg.prefetch_slots, self.max_budget)
-
-    # ------------------------------------------------------------------ reset
+    # ------------------------------------------------------------------ kernels
 
     def reset(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes in the envs selected by the boolean ``rows`` ((B,)), keyed
-        by ``keys`` ((B,) uint64; only the selected entries are read)."""
-        state = self.state
-        state.clear(rows, self._template)
-        state.key[rows] = keys[rows]
-        counts = {name: np.zeros(self.batch) for name in COUNTERS}
-        self._arrive(rows, counts)
-        for name in COUNTERS:
-            state.totals[name] += counts[name]
-        self._reserve()
+        by ``keys`` ((B,) uint64; only the selected entries are read). Refreshes ``obs``."""
+        rows = np.ascontiguousarray(rows, dtype=bool)
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        kn.reset_envs(rows, keys, self._ints, self._valid, self._keys, self._totals, self.iparams,
+                      self.fparams, self.ftable, self.itable, self.obs, self.out, self.work)
 
-    # ------------------------------------------------------------------ step
+    def advance(self, actions: np.ndarray, autoreset: bool = False) -> None:
+        """Every env one round, leaving ``obs``, ``out`` and ``latency`` for the faces to
+        read; with ``autoreset``, envs whose episode ended start the next one (keyed from
+        the last) and leave their last observation and totals in ``final_*``.
+
+        :param actions: attempts per slot, (B, K + M) int64, C-contiguous.
+        :raises ActionRangeError: an action outside ``[0, k_max]``; nothing moves then.
+        """
+        kernel = kn.step_parallel if self._parallel() else kn.step_serial
+        bad = kernel(self._ints, self._valid, self._keys, self._totals, self.iparams, self.fparams,
+                     self.ftable, self.itable, actions, self.obs, self.out, self.latency, self.work,
+                     self.final_obs, self.final_out, self.final_latency, autoreset)
+        if bad >= 0:
+            row, slot = divmod(bad, self.n_slots)
+            raise ActionRangeError(row, slot, int(actions[row, slot]), self.config.k_max)
+
+    def _parallel(self) -> bool:
+        return self.batch >= PARALLEL_MIN_BATCH and numba.get_num_threads() > 1
+
+    def refresh(self) -> None:
+        """Recompute ``obs``, the slots' limits and the state summary from the state as it
+        is (after the state was changed by hand)."""
+        kn.observe_envs(self._ints, self._valid, self.iparams, self.fparams, self.ftable, self.obs,
+                        self.out, self.work)
+
+    # ------------------------------------------------------------------ views
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every env one round; ``actions`` ((B, K + M) ints) are attempts per slot."""
-        cfg, state = self.config, self.state
-        counts = {name: np.zeros(self.batch) for name in COUNTERS}
-        latency = np.zeros((self.batch, self.max_budget), dtype=np.int64)
-        slots = self.slot_view()
-        a, b, limits = slots.a, slots.b, slots.limits
-        self._serve_from_cache(counts, latency)
-
-        launched = self._fit_capacity(np.minimum(actions.astype(np.int64), limits), a, b)
-        counts["clipped_attempts"] += (actions - launched).sum(axis=1)
-        p = cfg.p_bsm * self.eta[a] * self.eta[b]
-        successes = self._successes(launched, p)
-
-        k = cfg.request_slots
-        counts["attempts"] += launched[:, :k].sum(axis=1)
-        counts["prefetch_attempts"] += launched[:, k:].sum(axis=1)
-        surplus = successes.copy()
-        self._serve_fresh(launched[:, : self.visible], successes[:, : self.visible], surplus, counts, latency)
-        self._store(pair_code(a, b, cfg.n_qpus), surplus, counts)
-
-        failed = state.q_valid & (state.q_deadline <= state.round[:, None] + 1)
-        counts["failed"] += failed.sum(axis=1)
-        counts["attempts_sq_sum"] += (np.where(failed, state.q_attempts, 0) ** 2).sum(axis=1)
-        state.q_valid &= ~failed
-
-        state.round += 1
-        self._expire(counts)
-        self._compact()
-        self._arrive(np.ones(self.batch, dtype=bool), counts)
-        self._reserve()
-
-        for name in COUNTERS:
-            state.totals[name] += counts[name]
-        state.latency_hist += latency
-        reward = self._reward(counts)
-        terminated = self._workload_done()
-        truncated = np.zeros(self.batch, dtype=bool)
-        if cfg.episode_rounds is not None:
-            truncated = ~terminated & (state.round >= cfg.episode_rounds)
-        return StepResult(reward, terminated, truncated, counts, latency)
-
-    def _reward(self, counts: dict[str, np.ndarray]) -> np.ndarray:
-        """``served - w_fail * failed - w_attempt * attempts``; components into ``counts``."""
-        cfg = self.config
-        counts["reward_served"] = counts["served"].copy()
-        counts["reward_failed"] = -cfg.w_fail * counts["failed"]
-        counts["reward_attempts"] = -cfg.w_attempt * (counts["attempts"] + counts["prefetch_attempts"])
-        return counts["reward_served"] + counts["reward_failed"] + counts["reward_attempts"]
-
-    def _workload_done(self) -> np.ndarray:
-        cfg, state = self.config, self.state
-        idle = ~state.q_valid.any(axis=1)
-        if cfg.workload == "sequential":
-            return idle & (state.issued >= cfg.episode_requests)
-        if cfg.workload == "trace":
-            return idle & (state.issued >= self.trace.rows)
-        return np.zeros(self.batch, dtype=bool)
-
-    # ------------------------------------------------------------------ slots
+        self.advance(np.ascontiguousarray(actions, dtype=np.int64))
+        out = self.out.copy()
+        return StepResult(
+            reward=out[:, kn.O_REWARD],
+            terminated=out[:, kn.O_TERMINATED] > 0,
+            truncated=out[:, kn.O_TRUNCATED] > 0,
+            counts={name: out[:, kn.O_COUNTERS + col] for col, name in enumerate(INFO_COLUMNS[:-5])},
+            latency_hist=self.latency.copy(),
+        )
 
     def slot_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """QPUs ``a``, ``b`` and presence of every slot, each (B, K + M): the ``K`` oldest
         pending requests, then the ``M`` most recently requested pairs."""
-        cfg, state = self.config, self.state
-        shape = (self.batch, self.n_slots)
-        a, b = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
-        present = np.zeros(shape, dtype=bool)
-        v, k = self.visible, cfg.request_slots
-        a[:, :v], b[:, :v] = state.q_a[:, :v], state.q_b[:, :v]
-        present[:, :v] = state.q_valid[:, :v]
-        if cfg.prefetch_slots:
-            codes = state.r_pair
-            present[:, k:] = codes >= 0
-            a[:, k:] = np.where(codes >= 0, codes // cfg.n_qpus, 0)
-            b[:, k:] = np.where(codes >= 0, codes % cfg.n_qpus, 0)
-        return a, b, present
+        self.refresh()
+        s = self.n_slots
+        return self.work[:, s : 2 * s].copy(), self.work[:, 2 * s : 3 * s].copy(), self.work[:, 3 * s : 4 * s] > 0
 
-    def slot_cache(
-        self, a: np.ndarray, b: np.ndarray, present: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Cached ebits of each present slot's pair and the round the youngest was
-        heralded (-1 if none), each shaped like ``a``; 0 and -1 for absent slots."""
-        count = np.zeros(a.shape, dtype=np.int64)
-        youngest = np.full(a.shape, -1, dtype=np.int64)
-        cached = self.state.c_pair >= 0
-        if not cached.any():
-            return count, youngest
-        # Only slots present in some env are compared with the cache.
-        cols = np.flatnonzero(present.any(axis=0))
-        codes = np.where(present[:, cols], pair_code(a[:, cols], b[:, cols], self.config.n_qpus), -2)
-        same = codes[:, :, None] == self.state.c_pair[:, None, :]
-        count[:, cols] = same.sum(axis=2)
-        youngest[:, cols] = np.where(same, self.state.c_birth[:, None, :], -1).max(axis=2, initial=-1)
-        return count, youngest
-
-    def slot_view(self, with_cache: bool = False) -> SlotView:
-        """Every slot's pair, presence and attempt limit, computed once; with ``with_cache``
-        also its cached ebits (for the observation)."""
-        a, b, present = self.slot_pairs()
-        cached = youngest = None
-        if with_cache:
-            cached, youngest = self.slot_cache(a, b, present)
-        return SlotView(a, b, present, self._limits(a, b, present, cached), cached, youngest)
+    @property
+    def launched(self) -> np.ndarray:
+        """Attempts launched per slot in the last round, (B, K + M) int64 (a copy)."""
+        s = self.n_slots
+        return self.work[:, 4 * s : 5 * s].copy()
 
     def slot_limits(self) -> np.ndarray:
         """Most attempts each slot may launch on its own this round, (B, K + M): 0 for an
         empty slot, a request served from the cache, or a prefetch pair with no room."""
-        return self.slot_view().limits
+        self.refresh()
+        return self.work[:, : self.n_slots].copy()
 
-    def _limits(self, a, b, present, cached: np.ndarray | None) -> np.ndarray:
-        cfg, state = self.config, self.state
-        cap = cfg.k_max
-        for limit in (cfg.max_attempts_per_round, cfg.comm_qubits_per_qpu):
-            if limit is not None:
-                cap = min(cap, limit)
-        limits = np.where(present, cap, 0)
-        v, k = self.visible, cfg.request_slots
-        limits[:, :v] *= state.q_reserved[:, :v] < 0
-        if cfg.prefetch_slots:
-            if cfg.cache_size == 0:
-                limits[:, k:] = 0
-            else:
-                if cached is None:
-                    prefetch_cached, _ = self.slot_cache(a[:, k:], b[:, k:], present[:, k:])
-                else:
-                    prefetch_cached = cached[:, k:]
-                room = (prefetch_cached < cfg.cache_per_pair) & (state.c_pair < 0).any(axis=1)[:, None]
-                limits[:, k:] *= room
-        return limits
 
-    def _fit_capacity(self, wanted: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Grant slots their attempts in order within ``S`` and the per-QPU limit ``c_i``."""
-        cfg = self.config
-        total, per_qpu = cfg.max_attempts_per_round, cfg.comm_qubits_per_qpu
-        if total is None and per_qpu is None:
-            return wanted
-        granted = np.zeros_like(wanted)
-        left = np.full(self.batch, total if total is not None else _NEVER, dtype=np.int64)
-        for j in range(self.n_slots):
-            grant = np.minimum(wanted[:, j], left)
-            if per_qpu is not None:
-                earlier_a, earlier_b = a[:, :j], b[:, :j]
-                for qpu in (a[:, j : j + 1], b[:, j : j + 1]):
-                    touches = (earlier_a == qpu) | (earlier_b == qpu)
-                    grant = np.minimum(grant, per_qpu - (granted[:, :j] * touches).sum(axis=1))
-            granted[:, j] = grant
-            left -= grant
-        return granted
+def work_width(config: HubConfig) -> int:
+    """Scratch columns per env: the slots' limits, pairs, presence, launched attempts and
+    successes, then room to compact the queue or rank the prefetch candidates."""
+    slots, queue = config.request_slots + config.prefetch_slots, config.queue_size
+    return 6 * slots + max(6 * queue, 2 * (queue + config.prefetch_slots))
 
-    def _successes(self, launched: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Heralded ebits per slot: ``launched`` Bernoulli(``p``) trials, (B, K + M)."""
-        most = int(launched.max(initial=0))
-        if most == 0:
-            return np.zeros_like(launched)
-        # Draws only for slots that launch somewhere; the index keeps each draw's place.
-        cols = np.flatnonzero(launched.any(axis=0))
-        index = cols[:, None] * self.config.k_max + np.arange(most)[None, :]
-        u = rng.uniforms(self.state.key, self.state.round, rng.ATTEMPTS, index)
-        tried = np.arange(most) < launched[:, cols, None]
-        successes = np.zeros_like(launched)
-        successes[:, cols] = ((u < p[:, cols, None]) & tried).sum(axis=2)
-        return successes
 
-    # ------------------------------------------------------------------ serving
+def scenario_arrays(
+    config: HubConfig, trace: Trace | None, layout: Layout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scenario as the kernels read it: ``iparams`` and ``fparams`` (indices
+    ``kernels.I_*`` and ``F_*``), and the tables ``itable`` (popular pairs, trace rows)
+    and ``ftable`` (spoke transmissions, Poisson and popularity CDFs)."""
+    cfg = config
+    workload = {"sequential": kn.WORKLOAD_SEQUENTIAL, "poisson": kn.WORKLOAD_POISSON, "trace": kn.WORKLOAD_TRACE}
+    empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+    popularity = Popularity.build(cfg) if cfg.zipf_exponent > 0 else None
+    cdf = poisson_cdf(cfg.arrival_rate) if cfg.workload == "poisson" else empty_f
+    starts = trace.arrivals_per_round() if trace is not None else empty_i
+    int_parts = {
+        kn.I_AT_POP_A: popularity.a if popularity else empty_i,
+        kn.I_AT_POP_B: popularity.b if popularity else empty_i,
+        kn.I_AT_TRACE_A: trace.a if trace else empty_i,
+        kn.I_AT_TRACE_B: trace.b if trace else empty_i,
+        kn.I_AT_TRACE_BUDGET: trace.budget if trace else empty_i,
+        kn.I_AT_STARTS: starts,
+    }
+    float_parts = {-1: cfg.eta, kn.I_AT_CDF: cdf, kn.I_AT_POP_CDF: popularity.cdf if popularity else empty_f}
+    iparams = np.zeros(kn.I_SIZE, dtype=np.int64)
+    itable, ftable = _pack(int_parts, iparams, np.int64), _pack(float_parts, iparams, np.float64)
+    storage = cfg.storage_limit
+    values = {
+        kn.I_N: cfg.n_qpus, kn.I_K: cfg.request_slots, kn.I_M: cfg.prefetch_slots, kn.I_Q: cfg.queue_size,
+        kn.I_C: cfg.cache_size, kn.I_KMAX: cfg.k_max, kn.I_CAPACITY: _or_unlimited(cfg.max_attempts_per_round),
+        kn.I_COMM: _or_unlimited(cfg.comm_qubits_per_qpu), kn.I_PER_PAIR: cfg.cache_per_pair,
+        kn.I_WORKLOAD: workload[cfg.workload], kn.I_EPISODE_REQUESTS: cfg.episode_requests,
+        kn.I_EPISODE_ROUNDS: _or_unlimited(cfg.episode_rounds), kn.I_BUDGET: cfg.round_budget,
+        kn.I_MAX_BUDGET: layout.max_budget,
+        kn.I_STORAGE: -1 if math.isinf(storage) or cfg.cache_size == 0 else int(storage),
+        kn.I_K_PARALLEL: cfg.k_parallel, kn.I_TRACE_ROWS: trace.rows if trace else 0,
+        kn.I_CDF_SIZE: cdf.size, kn.I_POP_SIZE: popularity.cdf.size if popularity else 0,
+        kn.I_STARTS_SIZE: starts.size,
+    }
+    offsets = layout.offsets()
+    names = {
+        kn.I_AT_QA: "q_a", kn.I_AT_QB: "q_b", kn.I_AT_ARRIVAL: "q_arrival", kn.I_AT_DEADLINE: "q_deadline",
+        kn.I_AT_ATTEMPTS: "q_attempts", kn.I_AT_RESERVED: "q_reserved", kn.I_AT_CPAIR: "c_pair",
+        kn.I_AT_CBIRTH: "c_birth", kn.I_AT_RPAIR: "r_pair", kn.I_AT_RROUND: "r_round",
+        kn.I_AT_LATENCY: "latency_hist",
+    }
+    values.update({index: offsets[name] for index, name in names.items()})
+    for index, value in values.items():
+        iparams[index] = value
+    fparams = np.zeros(kn.F_SIZE)
+    fparams[kn.F_P_BSM], fparams[kn.F_F0], fparams[kn.F_T_COH] = cfg.p_bsm, cfg.f0, cfg.t_coh
+    fparams[kn.F_W_FAIL], fparams[kn.F_W_ATTEMPT] = cfg.w_fail, cfg.w_attempt
+    capacity = cfg.max_attempts_per_round
+    fparams[kn.F_OBS_CAPACITY] = 1.0 if capacity is None else min(1.0, capacity / (cfg.request_slots * cfg.k_max))
+    fparams[kn.F_OBS_LOG2N] = math.log2(cfg.n_qpus) / 12.0
+    fparams[kn.F_OBS_KPAR] = min(1.0, cfg.k_parallel / cfg.k_max)
+    return iparams, fparams, itable, ftable
 
-    def _serve_fresh(self, launched, successes, surplus, counts, latency) -> None:
-        """Serve visible requests with a success this round; ``surplus`` keeps the rest."""
-        state, v = self.state, self.visible
-        state.q_attempts[:, :v] += launched
-        served = (successes > 0) & state.q_valid[:, :v]
-        surplus[:, :v] -= served
-        state.q_valid[:, :v] &= ~served
-        rows, cols = np.nonzero(served)
-        self._record_served(rows, cols, np.full(rows.size, self.config.f0), counts, latency)
 
-    def _serve_from_cache(self, counts, latency) -> None:
-        """Serve the requests that reserved a cached ebit, and free those entries."""
-        state = self.state
-        rows, cols = np.nonzero(state.q_reserved >= 0)
-        if rows.size == 0:
-            return
-        entry = state.q_reserved[rows, cols]
-        age = state.round[rows] - state.c_birth[rows, entry]
-        fidelity = physics.werner_fidelity(age, self.config.f0, self.config.t_coh)
-        self._record_served(rows, cols, fidelity, counts, latency)
-        counts["cache_hits"] += np.bincount(rows, minlength=self.batch)
-        state.c_pair[rows, entry] = -1
-        state.q_valid[rows, cols] = False
-        state.q_reserved[rows, cols] = -1
+def _pack(parts: dict[int, np.ndarray], iparams: np.ndarray, dtype) -> np.ndarray:
+    """Concatenate ``parts``, writing each one's offset to ``iparams`` at its key (the
+    first, keyed -1, starts at 0 and needs no offset)."""
+    offsets = np.cumsum([0] + [part.size for part in parts.values()])
+    for (index, _), offset in zip(parts.items(), offsets, strict=False):
+        if index >= 0:
+            iparams[index] = offset
+    return np.concatenate([np.asarray(part, dtype=dtype) for part in parts.values()]).astype(dtype)
 
-    def _record_served(self, rows, cols, fidelity, counts, latency) -> None:
-        state = self.state
-        waited = state.round[rows] - state.q_arrival[rows, cols]
-        spent = state.q_attempts[rows, cols].astype(np.float64)
-        counts["served"] += np.bincount(rows, minlength=self.batch)
-        counts["attempts_sq_sum"] += np.bincount(rows, weights=spent**2, minlength=self.batch)
-        counts["fidelity_sum"] += np.bincount(rows, weights=fidelity, minlength=self.batch)
-        counts["latency_sum"] += np.bincount(rows, weights=waited, minlength=self.batch)
-        np.add.at(latency, (rows, waited), 1)
 
-    def _store(self, codes: np.ndarray, surplus: np.ndarray, counts) -> None:
-        """Put surplus ebits of each slot's pair into free cache entries, within the caps."""
-        cfg, state = self.config, self.state
-        counts["wasted"] += surplus.sum(axis=1)
-        if cfg.cache_size == 0:
-            return
-        for j in np.flatnonzero(surplus.any(axis=0)):
-            rows = np.flatnonzero(surplus[:, j])  # only the envs with a surplus in this slot
-            pairs = state.c_pair[rows]
-            code = codes[rows, j : j + 1]
-            free = pairs < 0
-            pair_room = cfg.cache_per_pair - (pairs == code).sum(axis=1)
-            stored = np.minimum(surplus[rows, j], np.minimum(pair_room, free.sum(axis=1)))
-            put = free & (np.cumsum(free, axis=1) <= stored[:, None])
-            where_rows, where_cols = np.nonzero(put)
-            state.c_pair[rows[where_rows], where_cols] = code[where_rows, 0]
-            state.c_birth[rows[where_rows], where_cols] = state.round[rows[where_rows]]
-            counts["cached"][rows] += stored
-            counts["wasted"][rows] -= stored
-
-    def _expire(self, counts) -> None:
-        state = self.state
-        if math.isinf(self.storage_limit) or self.config.cache_size == 0:
-            return
-        dead = (state.c_pair >= 0) & (state.round[:, None] - state.c_birth > self.storage_limit)
-        counts["expired"] += dead.sum(axis=1)
-        state.c_pair[dead] = -1
-
-    def _reserve(self) -> None:
-        """Each pending request, oldest first, reserves the oldest cached ebit of its pair."""
-        state = self.state
-        state.q_reserved[:] = -1
-        if self.config.cache_size == 0:
-            return
-        codes = pair_code(state.q_a, state.q_b, self.config.n_qpus)
-        match = state.q_valid[:, :, None] & (codes[:, :, None] == state.c_pair[:, None, :])
-        if not match.any():
-            return
-        taken = np.zeros(state.c_pair.shape, dtype=bool)
-        for j in np.flatnonzero(match.any(axis=(0, 2))):
-            candidates = match[:, j] & ~taken
-            has = candidates.any(axis=1)
-            entry = np.where(candidates, state.c_birth, _NEVER).argmin(axis=1)
-            state.q_reserved[has, j] = entry[has]
-            taken[has, entry[has]] = True
-
-    # ------------------------------------------------------------------ queue
-
-    def _compact(self) -> None:
-        """Pack pending requests to the front of the queue, keeping their order."""
-        state = self.state
-        if state.q_valid.shape[1] == 1:
-            return
-        order = np.argsort(~state.q_valid, axis=1, kind="stable")
-        for name in ("q_valid", "q_a", "q_b", "q_arrival", "q_deadline", "q_attempts"):
-            setattr(state, name, np.take_along_axis(getattr(state, name), order, axis=1))
-
-    def _arrive(self, rows: np.ndarray, counts) -> None:
-        """Requests of the current round join the queue in the envs selected by ``rows``."""
-        cfg, state = self.config, self.state
-        pending = state.q_valid.sum(axis=1)
-        free = state.q_valid.shape[1] - pending
-        if cfg.workload == "sequential":
-            offered = (rows & (pending == 0) & (state.issued < cfg.episode_requests)).astype(np.int64)
-            state.issued += offered
-        elif cfg.workload == "poisson":
-            u = rng.uniforms(state.key, state.round, rng.ARRIVAL_COUNT, np.zeros(1))[:, 0]
-            offered = np.where(rows, np.searchsorted(self.arrival_cdf, u, side="right"), 0)
-        else:
-            last = self.trace_starts.size - 1
-            end = self.trace_starts[np.minimum(state.round + 1, last)]
-            offered = np.where(rows, np.maximum(end - state.issued, 0), 0)
-        accepted = np.minimum(offered, free)
-        counts["arrived"] += offered
-        counts["rejected"] += offered - accepted
-        most = int(accepted.max(initial=0))
-        if most:
-            self._enqueue(pending, accepted, most)
-        if cfg.workload == "trace":
-            state.issued += offered
-
-    def _enqueue(self, pending: np.ndarray, accepted: np.ndarray, most: int) -> None:
-        cfg, state = self.config, self.state
-        order = np.arange(most)[None, :]
-        new = order < accepted[:, None]  # (B, most)
-        if cfg.workload == "trace":
-            row = np.minimum(state.issued[:, None] + order, self.trace.rows - 1)
-            a, b = self.trace.a[row], self.trace.b[row]
-            budget = self.trace.budget[row]
-        else:
-            u = rng.uniforms(state.key, state.round, rng.ARRIVAL_PAIRS, 2 * order[0][:, None] + np.arange(2))
-            if self.popularity is not None:
-                a, b = self.popularity.sample(u[..., 0])
-            else:
-                a, b = uniform_pairs(u[..., 0], u[..., 1], cfg.n_qpus)
-            budget = np.full(a.shape, cfg.round_budget)
-        rows, cols = np.nonzero(new)
-        slots = pending[rows] + cols
-        state.q_valid[rows, slots] = True
-        state.q_a[rows, slots], state.q_b[rows, slots] = a[rows, cols], b[rows, cols]
-        state.q_arrival[rows, slots] = state.round[rows]
-        state.q_deadline[rows, slots] = state.round[rows] + budget[rows, cols]
-        state.q_attempts[rows, slots] = 0
-        if cfg.prefetch_slots:
-            self._remember(pair_code(a, b, cfg.n_qpus), new)
-
-    def _remember(self, codes: np.ndarray, new: np.ndarray) -> None:
-        """Move the pairs just requested to the front of the prefetch candidates."""
-        state = self.state
-        m = state.r_pair.shape[1]
-        pairs = np.concatenate([np.where(new, codes, -1)[:, ::-1], state.r_pair], axis=1)
-        rounds = np.concatenate([np.broadcast_to(state.round[:, None], codes.shape), state.r_round], axis=1)
-        n = pairs.shape[1]
-        earlier = np.tril(np.ones((n, n), dtype=bool), k=-1)
-        repeated = ((pairs[:, :, None] == pairs[:, None, :]) & earlier).any(axis=2)
-        keep = (pairs >= 0) & ~repeated
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :m]
-        kept = np.take_along_axis(keep, order, axis=1)
-        state.r_pair = np.where(kept, np.take_along_axis(pairs, order, axis=1), -1)
-        state.r_round = np.where(kept, np.take_along_axis(rounds, order, axis=1), 0)
+def _or_unlimited(value: int | None) -> int:
+    return -1 if value is None else int(value)

@@ -9,8 +9,8 @@ import numpy as np
 
 from modenhub_env import interface, render
 from modenhub_env.config import HubConfig
-from modenhub_env.core import HubCore
-from modenhub_env.observation import action_masks, observe
+from modenhub_env.core import ActionRangeError, HubCore
+from modenhub_env.observation import action_masks
 
 
 class ModEnHubEnv(gym.Env):
@@ -136,17 +136,21 @@ class ModEnHubEnv(gym.Env):
         keys = interface.keys_for_seeds([seed], self.core.state.key, self.np_random)
         self.core.reset(np.ones(1, dtype=bool), keys)
         self._last_info = interface.row_of(interface.state_info(self.core), 0)
-        return observe(self.core)[0], dict(self._last_info)
+        return self.core.obs[0].copy(), dict(self._last_info)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         actions = interface.check_actions(action, (), self.config)
-        result = self.core.step(actions)
-        info = interface.row_of(interface.step_info(self.core, result), 0)
-        terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
+        try:
+            self.core.advance(actions)
+        except ActionRangeError as err:
+            raise err.unbatched() from None
+        reward, terminated, truncated = self.core.out[0, :3].tolist()
+        info = interface.single_info(self.core)
+        terminated, truncated = terminated > 0, truncated > 0
         if terminated or truncated:
             info["episode"] = interface.row_of(interface.episode_info(self.core), 0)
         self._last_info = info
-        return observe(self.core)[0], float(result.reward[0]), terminated, truncated, info
+        return self.core.obs[0].copy(), reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Allowed attempts per slot, flattened: ``((K + M) * (k_max + 1),)`` bool."""

@@ -10,10 +10,11 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from modenhub_env import physics, rng
+from modenhub_env import kernels
 from modenhub_env.config import HubConfig
-from modenhub_env.core import HubCore, StepResult
+from modenhub_env.core import INFO_COLUMNS, INTEGER_INFO, HubCore
 from modenhub_env.observation import observation_size
+from modenhub_env.state import COUNTERS
 
 #: Config fields that fix the shapes of the spaces: ``reset(options=...)`` may not change them.
 SPACE_FIELDS = ("request_slots", "prefetch_slots", "k_max")
@@ -59,7 +60,9 @@ def action_space(config: HubConfig) -> spaces.MultiDiscrete:
 
 
 def check_actions(actions: Any, batch_shape: tuple[int, ...], config: HubConfig) -> np.ndarray:
-    """Validate attempts per slot; a clear ``ValueError`` for a wrong shape, type or value."""
+    """Attempts per slot as the kernels take them, ``(B, K + M)`` int64 C-contiguous; a
+    clear ``ValueError`` for a wrong shape or type. The range ``[0, k_max]`` is checked by
+    the kernel, before anything moves (:class:`~modenhub_env.core.ActionRangeError`)."""
     slots = config.request_slots + config.prefetch_slots
     array = np.asarray(actions)
     want = batch_shape + (slots,)
@@ -68,52 +71,67 @@ def check_actions(actions: Any, batch_shape: tuple[int, ...], config: HubConfig)
             f"action must have shape {want} (attempts per request slot, then per prefetch "
             f"slot), got {array.shape}"
         )
-    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+    if array.dtype.kind not in "iub":
         raise ValueError(f"action must hold integers, got dtype {array.dtype}")
-    if array.size and (array.min() < 0 or array.max() > config.k_max):
-        bad = np.argwhere((array < 0) | (array > config.k_max))[0]
-        raise ValueError(
-            f"action[{', '.join(map(str, bad))}] = {array[tuple(bad)]} is out of range: "
-            f"attempts per slot must be in [0, k_max={config.k_max}]"
-        )
-    return array.astype(np.int64).reshape(-1, slots)
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"action values must be in [0, k_max={config.k_max}], got {array.max()}")
+    return np.ascontiguousarray(array, dtype=np.int64).reshape(-1, slots)
 
 
 def keys_for_seeds(seeds: Sequence[int | None], keys: np.ndarray, fallback: np.random.Generator):
     """Episode keys for envs seeded ``seeds``: a seed gives the key that a single env
     seeded alike draws; ``None`` continues the env's own sequence (or, for an env not yet
     keyed, draws from ``fallback``)."""
-    out = rng.next_episode_key(keys)
+    out = kernels.next_episode_keys(np.ascontiguousarray(keys, dtype=np.uint64))
     for i, seed in enumerate(seeds):
         if seed is not None:
-            out[i] = rng.key_from_generator(seeding.np_random(seed)[0])
+            out[i] = key_from_generator(seeding.np_random(seed)[0])
         elif keys[i] == 0:
-            out[i] = rng.key_from_generator(fallback)
+            out[i] = key_from_generator(fallback)
     return out
 
 
-def step_info(core: HubCore, result: StepResult) -> dict[str, np.ndarray]:
-    """Per-env arrays, shape (B,): the round's counters and reward components, mean
-    delivered ebit and teleported-gate fidelity (0 when nothing was served), queue and
-    cache state, and the round's latency histogram (B, L)."""
-    info = dict(result.counts)
-    served = result.counts["served"]
-    ebit = np.divide(result.counts["fidelity_sum"], served, out=np.zeros_like(served), where=served > 0)
-    info["ebit_fidelity"] = ebit
-    info["gate_fidelity"] = np.where(served > 0, physics.teleport_gate_fidelity(ebit), 0.0)
-    info.update(state_info(core))
-    info["latency_hist"] = result.latency_hist
+def key_from_generator(rng: np.random.Generator) -> np.uint64:
+    """An episode key drawn from a seeded generator."""
+    return np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+
+
+def batched_info(out: np.ndarray, latency: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-env ``info`` arrays from the kernels' ``out`` (B, OUT_WIDTH), which it copies:
+    the round's counters and reward components, mean delivered ebit and teleported-gate
+    fidelity (0 when nothing was served), the round, pending requests and cached ebits
+    (int64), and the round's latency histogram ``latency`` (B, L)."""
+    block = out[:, kernels.O_COUNTERS :].copy()
+    info: dict[str, np.ndarray] = {name: block[:, col] for col, name in enumerate(INFO_COLUMNS)}
+    for name in INTEGER_INFO:
+        info[name] = info[name].astype(np.int64)
+    info["latency_hist"] = latency.copy()
+    return info
+
+
+def single_info(core: HubCore) -> dict[str, Any]:
+    """Env 0's ``info`` as Python floats (and its latency histogram)."""
+    info = dict(zip(INFO_COLUMNS, core.out[0, kernels.O_COUNTERS :].tolist(), strict=True))
+    info["latency_hist"] = core.latency[0].copy()
     return info
 
 
 def state_info(core: HubCore) -> dict[str, np.ndarray]:
-    """Round, pending requests and cached ebits of every env, shape (B,)."""
-    state = core.state
-    return {
-        "round": state.round.copy(),
-        "pending": state.q_valid.sum(axis=1),
-        "cache_fill": (state.c_pair >= 0).sum(axis=1),
-    }
+    """Round, pending requests and cached ebits of every env after the last kernel call, (B,) int64."""
+    return {name: core.out[:, kernels.O_COUNTERS + INFO_COLUMNS.index(name)].astype(np.int64) for name in INTEGER_INFO}
+
+
+def final_info(core: HubCore) -> dict[str, Any]:
+    """The ``info`` of the round in which each env's episode ended (autoreset), with
+    ``episode``: its totals per env, latency histogram and length in rounds."""
+    final = core.final_out
+    info = batched_info(final[:, : kernels.OUT_WIDTH], core.latency)
+    totals = final[:, kernels.OUT_WIDTH :].copy()
+    episode: dict[str, np.ndarray] = {name: totals[:, col] for col, name in enumerate(COUNTERS)}
+    episode["latency_hist"] = core.final_latency.copy()
+    episode["rounds"] = totals[:, kernels.N_COUNTERS].astype(np.int64)
+    info["episode"] = episode
+    return info
 
 
 def episode_info(core: HubCore) -> dict[str, np.ndarray]:

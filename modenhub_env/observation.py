@@ -28,12 +28,12 @@ QPUs, so a policy trained at one ``N`` runs at another.
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modenhub_env import physics
-from modenhub_env.core import HubCore
+if TYPE_CHECKING:
+    from modenhub_env.core import HubCore
 
 GLOBAL_FEATURES = (
     "progress", "queue_load", "hub_capacity", "cache_fill", "log2_qpus", "k_parallel",
@@ -63,72 +63,19 @@ def feature_names(request_slots: int, prefetch_slots: int) -> list[str]:
 
 
 def observe(core: HubCore) -> np.ndarray:
-    """The observation of every env, ``(B, observation_size)`` float32."""
-    cfg, state = core.config, core.state
-    k = cfg.request_slots
-    slots = core.slot_view(with_cache=True)
-    a, b, present, limits = slots.a, slots.b, slots.present, slots.limits
-    cached, youngest = slots.cached, slots.youngest
-    p = np.where(present, cfg.p_bsm * core.eta[a] * core.eta[b], 0.0)
-    fidelity = np.where(
-        youngest >= 0,
-        physics.werner_fidelity(state.round[:, None] - youngest, cfg.f0, cfg.t_coh),
-        0.0,
-    )
-    cached_share = np.minimum(cached / cfg.cache_per_pair, 1.0)
-    limit_share = limits / cfg.k_max
-
-    requests = np.zeros((core.batch, k, len(REQUEST_FEATURES)))
-    v = core.visible
-    slack = np.where(present[:, :v], state.q_deadline[:, :v] - state.round[:, None], 0)
-    requests[:, :v, 0] = present[:, :v]
-    requests[:, :v, 1] = p[:, :v]
-    requests[:, :v, 2] = slack / core.max_budget
-    requests[:, :v, 3] = np.minimum(state.q_attempts[:, :v] / (cfg.k_max * core.max_budget), 1.0)
-    requests[:, :v, 6] = state.q_reserved[:, :v] >= 0
-    requests[:, :v, 7] = 1.0 - (1.0 - p[:, :v]) ** slack
-    requests[:, :, 4] = cached_share[:, :k]
-    requests[:, :, 5] = fidelity[:, :k]
-    requests[:, :, 8] = limit_share[:, :k]
-    requests *= present[:, :k, None]
-
-    prefetch = np.zeros((core.batch, cfg.prefetch_slots, len(PREFETCH_FEATURES)))
-    if cfg.prefetch_slots:
-        shown = present[:, k:]
-        since = state.round[:, None] - state.r_round
-        prefetch[..., 0] = shown
-        prefetch[..., 1] = p[:, k:]
-        prefetch[..., 2] = cached_share[:, k:]
-        prefetch[..., 3] = fidelity[:, k:]
-        prefetch[..., 4] = np.where(shown, 1.0 / (1.0 + since), 0.0)
-        prefetch[..., 5] = limit_share[:, k:]
-
-    parts = [_global_features(core), requests.reshape(core.batch, -1), prefetch.reshape(core.batch, -1)]
-    return np.clip(np.concatenate(parts, axis=1), 0.0, 1.0).astype(np.float32)
-
-
-def _global_features(core: HubCore) -> np.ndarray:
-    cfg, state = core.config, core.state
-    out = np.zeros((core.batch, len(GLOBAL_FEATURES)))
-    if cfg.workload == "sequential":
-        out[:, 0] = state.issued / cfg.episode_requests
-    elif cfg.workload == "trace":
-        out[:, 0] = state.issued / core.trace.rows
-    if cfg.episode_rounds is not None:
-        out[:, 0] = np.maximum(out[:, 0], state.round / cfg.episode_rounds)
-    out[:, 1] = state.q_valid.sum(axis=1) / state.q_valid.shape[1]
-    capacity = cfg.max_attempts_per_round
-    out[:, 2] = 1.0 if capacity is None else min(1.0, capacity / (cfg.request_slots * cfg.k_max))
-    if cfg.cache_size:
-        out[:, 3] = (state.c_pair >= 0).sum(axis=1) / cfg.cache_size
-    out[:, 4] = math.log2(cfg.n_qpus) / 12.0
-    out[:, 5] = min(1.0, cfg.k_parallel / cfg.k_max)
-    return out
+    """The observation of every env from its state as it is, ``(B, observation_size)``
+    float32 (computed by the compiled kernel ``kernels._observe``)."""
+    core.refresh()
+    return core.obs.copy()
 
 
 def action_masks(core: HubCore) -> np.ndarray:
     """Allowed attempt counts of every slot, flattened as sb3-contrib's MaskablePPO expects
     for a ``MultiDiscrete`` space: ``(B, (K + M) * (k_max + 1))`` bool."""
-    limits = core.slot_limits()
-    allowed = np.arange(core.config.k_max + 1)[None, None, :] <= limits[:, :, None]
-    return allowed.reshape(core.batch, -1)
+    return masks_from_limits(core.slot_limits(), core.config.k_max)
+
+
+def masks_from_limits(limits: np.ndarray, k_max: int) -> np.ndarray:
+    """``0..limit`` allowed per slot: ``(B, K + M)`` limits to ``(B, (K + M) * (k_max + 1))`` bool."""
+    allowed = np.arange(k_max + 1)[None, None, :] <= limits[:, :, None]
+    return allowed.reshape(limits.shape[0], -1)

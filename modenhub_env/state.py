@@ -1,17 +1,22 @@
-"""The batched state of the simulation: plain numpy arrays with a leading batch axis ``B``.
+"""The batched state of the simulation: named views, with a leading batch axis ``B``, of
+the few packed arrays that the compiled kernels (:mod:`modenhub_env.kernels`) step.
 
-``Q`` is the queue size, ``C`` the cache size and ``M`` the prefetch slots (see
-``HubConfig.queue_size``, ``cache_size`` and ``prefetch_slots``). Pair codes are
-``a * N + b`` with ``a < b``; -1 marks an empty entry.
+``Q`` is the queue size, ``C`` the cache size, ``M`` the prefetch slots and ``L`` the
+longest round budget (see ``HubConfig.queue_size``, ``cache_size`` and
+``prefetch_slots``). Pair codes are ``a * N + b`` with ``a < b``; -1 marks an empty entry.
+The views may be changed in place (tests build states by hand that way), never rebound.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-#: Per-env counters of one round (and summed over an episode), in ``info``.
+from modenhub_env import kernels
+
+#: Per-env counters of one round (and summed over an episode), in ``info``; the order is
+#: that of the kernels' ``out`` columns from ``kernels.O_COUNTERS`` on.
 COUNTERS = (
     "arrived",  # [requests] joined the queue or were rejected
     "served",  # [requests] served by a fresh or a cached ebit
@@ -28,6 +33,35 @@ COUNTERS = (
     "latency_sum",  # [rounds] sum over served requests of (round served - arrival)
     "attempts_sq_sum",  # [attempts^2] sum over served and failed requests of their attempts squared
 )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each per-env array lies in a row of the packed ``ints`` array."""
+
+    queue: int  # Q
+    cache: int  # C
+    prefetch: int  # M
+    max_budget: int  # L [rounds]
+
+    def sizes(self) -> dict[str, int]:
+        """Entries of each per-env array, in the order they are packed after the round and
+        the requests issued."""
+        q, c, m = self.queue, self.cache, self.prefetch
+        return {
+            "q_a": q, "q_b": q, "q_arrival": q, "q_deadline": q, "q_attempts": q, "q_reserved": q,
+            "c_pair": c, "c_birth": c, "r_pair": m, "r_round": m, "latency_hist": self.max_budget,
+        }
+
+    def offsets(self) -> dict[str, int]:
+        """Column of the first entry of each array."""
+        starts = np.cumsum([kernels.S_HEAD, *self.sizes().values()])
+        return {name: int(start) for name, start in zip(self.sizes(), starts, strict=False)}
+
+    @property
+    def width(self) -> int:
+        """Columns of a row of ``ints``."""
+        return kernels.S_HEAD + sum(self.sizes().values())
 
 
 @dataclass
@@ -52,35 +86,16 @@ class HubState:
     latency_hist: np.ndarray  # (B, L) int64 served requests by latency [rounds], L = max budget
 
     @staticmethod
-    def empty(batch: int, queue: int, cache: int, prefetch: int, max_budget: int) -> HubState:
-        def full(shape, value, dtype=np.int64):
-            return np.full(shape, value, dtype=dtype)
-
+    def over(ints: np.ndarray, valid: np.ndarray, keys: np.ndarray, totals: np.ndarray, layout: Layout) -> HubState:
+        """Named views of the packed arrays: ``ints`` (B, W) int64, ``valid`` (B, Q) bool,
+        ``keys`` (B,) uint64 and ``totals`` (B, len(COUNTERS)) float64."""
+        at = layout.offsets()
+        blocks = {name: ints[:, at[name] : at[name] + size] for name, size in layout.sizes().items()}
         return HubState(
-            round=full(batch, 0),
-            key=full(batch, 0, np.uint64),
-            issued=full(batch, 0),
-            q_valid=full((batch, queue), False, bool),
-            q_a=full((batch, queue), 0),
-            q_b=full((batch, queue), 0),
-            q_arrival=full((batch, queue), 0),
-            q_deadline=full((batch, queue), 0),
-            q_attempts=full((batch, queue), 0),
-            q_reserved=full((batch, queue), -1),
-            c_pair=full((batch, cache), -1),
-            c_birth=full((batch, cache), 0),
-            r_pair=full((batch, prefetch), -1),
-            r_round=full((batch, prefetch), 0),
-            totals={name: np.zeros(batch) for name in COUNTERS},
-            latency_hist=full((batch, max_budget), 0),
+            round=ints[:, kernels.S_ROUND],
+            key=keys,
+            issued=ints[:, kernels.S_ISSUED],
+            q_valid=valid,
+            totals={name: totals[:, col] for col, name in enumerate(COUNTERS)},
+            **blocks,
         )
-
-    def clear(self, rows: np.ndarray, template: HubState) -> None:
-        """Reset the rows selected by the boolean ``rows`` to ``template``'s first row."""
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(template, f.name)
-            if isinstance(mine, dict):
-                for name in mine:
-                    mine[name][rows] = theirs[name][0]
-            else:
-                mine[rows] = theirs[0]

@@ -8,10 +8,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from modenhub_env import interface, render, rng
+from modenhub_env import interface, kernels, render
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
-from modenhub_env.observation import action_masks, observe
+from modenhub_env.observation import action_masks
 
 
 class ModEnHubVectorEnv(VectorEnv):
@@ -73,7 +73,7 @@ class ModEnHubVectorEnv(VectorEnv):
         self.core.reset(np.ones(self.num_envs, dtype=bool), keys)
         info = _masked(interface.state_info(self.core), self._all)
         self._last_info = info
-        return observe(self.core), info
+        return self.core.obs.copy(), info
 
     def _per_env_seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
         if seed is None:
@@ -89,26 +89,23 @@ class ModEnHubVectorEnv(VectorEnv):
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         checked = interface.check_actions(actions, (self.num_envs,), self.config)
-        result = self.core.step(checked)
-        info = interface.step_info(self.core, result)
-        done = result.terminated | result.truncated
-        obs = observe(self.core)
+        self.core.advance(checked, autoreset=True)
+        out = self.core.out
+        reward = out[:, kernels.O_REWARD].copy()
+        terminated, truncated = out[:, kernels.O_TERMINATED] > 0, out[:, kernels.O_TRUNCATED] > 0
+        done = terminated | truncated
+        info = interface.batched_info(out, self.core.latency)
+        obs = self.core.obs.copy()
+        info = _masked(info, self._all)
         if done.any():
-            final_info = {**info, "episode": interface.episode_info(self.core)}
             final_obs = np.empty(self.num_envs, dtype=object)
             final_obs[:] = None
             for i in np.flatnonzero(done):
-                final_obs[i] = obs[i]
-            self.core.reset(done, rng.next_episode_key(self.core.state.key))
-            obs = np.where(done[:, None], observe(self.core), obs)
-            info.update(interface.state_info(self.core))
-            info = _masked(info, self._all)
+                final_obs[i] = self.core.final_obs[i].copy()
             info["final_obs"], info["_final_obs"] = final_obs, done.copy()
-            info["final_info"], info["_final_info"] = _masked(final_info, done), done.copy()
-        else:
-            info = _masked(info, self._all)
+            info["final_info"], info["_final_info"] = _masked(interface.final_info(self.core), done), done.copy()
         self._last_info = info
-        return obs, result.reward.astype(np.float64), result.terminated, result.truncated, info
+        return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """Allowed attempts per slot of every env: ``(num_envs, (K + M) * (k_max + 1))`` bool."""

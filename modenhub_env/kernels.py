@@ -1,0 +1,841 @@
+"""The compiled core: one round of the ModEn-Hub, its observation and its reset, as numba
+kernels that loop over envs on scalars (``docs/model.md#one-round``).
+
+Every function here that simulates is jitted, and all of them live in this one file: a
+kernel compiled with ``cache=True`` embeds the helpers it calls, and numba checks only the
+kernel's own file for changes, so a helper in another file could be loaded stale.
+
+Data layout (built by :mod:`modenhub_env.core`, which owns the arrays):
+
+* ``ints`` ``(B, W)`` int64: per env the round, the requests issued, the queue (pair,
+  arrival, deadline, attempts, reservation per slot), the cache (pair, birth per entry),
+  the prefetch candidates (pair, round) and the latency histogram, at the offsets given
+  in ``iparams``; ``valid`` ``(B, Q)`` bool marks pending requests; ``keys`` ``(B,)``
+  uint64 the episode keys; ``totals`` ``(B, len(COUNTERS))`` float64 the episode sums.
+* ``iparams``/``fparams``: the scenario's integers and reals (indices ``I_*``, ``F_*``);
+  ``itable``/``ftable``: its lookup tables (spoke transmissions, Poisson and popularity
+  CDFs, popular pairs, trace rows) at the offsets in ``iparams``.
+* outputs: ``obs`` ``(B, D)`` float32; ``out`` ``(B, OUT_WIDTH)`` float64 (reward, flags,
+  the round's counters, reward components, fidelities and state summary, at ``O_*``);
+  ``latency`` ``(B, L)`` int64 the round's served requests by rounds waited; ``work``
+  ``(B, Wk)`` int64 per-env scratch whose first ``K + M`` columns hold the slots' attempt
+  limits after each call.
+
+Randomness is counter-based (SplitMix64 of key, round, stream and index), so an env's
+numbers never depend on its batch: a single env equals a row of a vector env, and the
+serial kernels equal the parallel ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+
+import numpy as np
+from numba import config as numba_config
+from numba import njit, prange
+
+# ---------------------------------------------------------------------------- caching
+
+
+def _cache_dir_writable() -> bool:
+    """Whether numba can write its on-disk cache: beside this file, in
+    ``NUMBA_CACHE_DIR``, or in the user's cache folder (numba's own fallbacks)."""
+    candidates = [os.environ.get("NUMBA_CACHE_DIR"), os.path.join(os.path.dirname(__file__), "__pycache__")]
+    candidates.append(os.path.join(os.path.expanduser("~"), ".cache", "numba"))
+    for folder in filter(None, candidates):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+CACHE = _cache_dir_writable()
+if not CACHE:
+    warnings.warn(
+        "modenhub: no writable folder for numba's kernel cache (beside the package, "
+        "NUMBA_CACHE_DIR or ~/.cache/numba); every process compiles the kernels anew "
+        "(a few seconds). Set NUMBA_CACHE_DIR to a writable folder to avoid it.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+if numba_config.DISABLE_JIT:
+    # Run as plain Python, numpy's uint64 scalars warn where the hash wraps by design.
+    warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning, __name__)
+
+# ---------------------------------------------------------------------------- indices
+
+# iparams: the scenario's integers.
+I_N = 0  # QPUs N
+I_K = 1  # request slots K
+I_M = 2  # prefetch slots M
+I_Q = 3  # queue slots Q
+I_C = 4  # cache entries C
+I_KMAX = 5  # [attempts] most per slot and round
+I_CAPACITY = 6  # [attempts/round] hub capacity S, -1 if unlimited
+I_COMM = 7  # [attempts/round] per-QPU limit c_i, -1 if unlimited
+I_PER_PAIR = 8  # [ebits] cache entries per pair
+I_WORKLOAD = 9  # WORKLOAD_* code
+I_EPISODE_REQUESTS = 10  # [requests] of a sequential episode
+I_EPISODE_ROUNDS = 11  # [rounds] truncation, -1 if none
+I_BUDGET = 12  # [rounds] round budget R of generated requests
+I_MAX_BUDGET = 13  # [rounds] longest budget, the slack's scale
+I_STORAGE = 14  # [rounds] oldest usable age of a cached ebit, -1 if unlimited
+I_K_PARALLEL = 15  # [attempts] k(N) of the log-parallel orchestrator
+I_TRACE_ROWS = 16  # [requests] rows of the trace
+I_CDF_SIZE = 17  # entries of the Poisson CDF
+I_POP_SIZE = 18  # pairs ranked by popularity, 0 for uniform pairs
+I_STARTS_SIZE = 19  # entries of the trace's first-row-per-round index
+# Offsets into ``ints`` of the per-env state.
+I_AT_QA, I_AT_QB, I_AT_ARRIVAL, I_AT_DEADLINE, I_AT_ATTEMPTS, I_AT_RESERVED = 20, 21, 22, 23, 24, 25
+I_AT_CPAIR, I_AT_CBIRTH, I_AT_RPAIR, I_AT_RROUND, I_AT_LATENCY = 26, 27, 28, 29, 30
+# Offsets into the tables.
+I_AT_POP_A, I_AT_POP_B, I_AT_TRACE_A, I_AT_TRACE_B, I_AT_TRACE_BUDGET, I_AT_STARTS = 31, 32, 33, 34, 35, 36
+I_AT_CDF, I_AT_POP_CDF = 37, 38
+I_SIZE = 39
+
+# fparams: the scenario's reals.
+F_P_BSM = 0  # Bell-state-measurement success probability
+F_F0 = 1  # fidelity of a fresh ebit
+F_T_COH = 2  # [rounds] coherence time, inf for none
+F_W_FAIL = 3  # reward weight of a failed request
+F_W_ATTEMPT = 4  # reward weight of one attempt
+F_OBS_CAPACITY = 5  # global feature: hub capacity
+F_OBS_LOG2N = 6  # global feature: log2(N) / 12
+F_OBS_KPAR = 7  # global feature: k(N) / k_max
+F_SIZE = 8
+
+# Columns of ``ints`` before the per-env arrays.
+S_ROUND = 0  # [rounds] since the episode began
+S_ISSUED = 1  # requests issued (sequential) or trace rows read
+S_HEAD = 2
+
+WORKLOAD_SEQUENTIAL, WORKLOAD_POISSON, WORKLOAD_TRACE = 0, 1, 2
+
+# Columns of ``out``: reward and flags, the COUNTERS of ``modenhub_env.state`` in their
+# order, the reward components, fidelities and the state after the round.
+O_REWARD, O_TERMINATED, O_TRUNCATED = 0, 1, 2
+O_ARRIVED, O_SERVED, O_FAILED, O_REJECTED, O_ATTEMPTS, O_PREFETCH = 3, 4, 5, 6, 7, 8
+O_CLIPPED, O_CACHE_HITS, O_CACHED, O_WASTED, O_EXPIRED = 9, 10, 11, 12, 13
+O_FIDELITY_SUM, O_LATENCY_SUM, O_ATTEMPTS_SQ = 14, 15, 16
+O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS = 17, 18, 19
+O_EBIT_FIDELITY, O_GATE_FIDELITY = 20, 21
+O_ROUND, O_PENDING, O_CACHE_FILL = 22, 23, 24
+OUT_WIDTH = 25
+O_COUNTERS = 3  # first counter column
+N_COUNTERS = 14
+
+# Observation layout (names in ``modenhub_env.observation``).
+N_GLOBAL, N_REQUEST, N_PREFETCH = 6, 9, 6
+
+# Random streams: one per kind of draw, so that adding draws of one kind never shifts another.
+ATTEMPTS, ARRIVAL_COUNT, ARRIVAL_PAIRS = 1, 2, 3
+
+WERNER_FLOOR = 0.25  # fidelity of a fully depolarised two-qubit state
+_NEVER = 2**63 - 1  # an unlimited capacity
+
+# ---------------------------------------------------------------------------- randomness
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_STREAM = np.uint64(0xD1B54A32D192ED03)
+_NEXT_EPISODE = np.uint64(0x5851F42D4C957F2D)
+_SHIFT_30, _SHIFT_27, _SHIFT_31, _SHIFT_11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = 2.0**-53
+
+
+@njit(cache=CACHE)
+def splitmix64(x: np.uint64) -> np.uint64:
+    """The SplitMix64 finaliser (wrapping uint64 arithmetic)."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _SHIFT_30)) * _MIX1
+    z = (z ^ (z >> _SHIFT_27)) * _MIX2
+    return z ^ (z >> _SHIFT_31)
+
+
+@njit(cache=CACHE)
+def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
+    """A uniform in ``[0, 1)``, a pure function of the episode key, the round, the stream
+    and the draw's index within the stream."""
+    offset = np.uint64(stream) * _STREAM
+    base = splitmix64(key ^ (np.uint64(counter) * _GOLDEN + offset))
+    bits = splitmix64(base + np.uint64(index) * _STREAM)
+    return float(bits >> _SHIFT_11) * _TO_UNIT
+
+
+@njit(cache=CACHE)
+def next_episode_key(key: np.uint64) -> np.uint64:
+    """The key of the episode after the one keyed ``key`` (autoreset without a seed)."""
+    return splitmix64(key ^ _NEXT_EPISODE)
+
+
+# ---------------------------------------------------------------------------- physics
+
+
+@njit(cache=CACHE)
+def werner_fidelity(age: int, f0: float, t_coh: float) -> float:
+    """``F(t) = 1/4 + (F0 - 1/4) exp(-t / T_coh)`` after ``age`` rounds; ``T_coh = inf`` keeps ``F0``."""
+    if math.isinf(t_coh):
+        return f0
+    return WERNER_FLOOR + (f0 - WERNER_FLOOR) * math.exp(-float(age) / t_coh)
+
+
+@njit(cache=CACHE)
+def pair_code(a: int, b: int, n: int) -> int:
+    """Code of the unordered pair ``(a, b)``: ``min * N + max``."""
+    return min(a, b) * n + max(a, b)
+
+
+@njit(cache=CACHE)
+def pair_probability(a: int, b: int, fparams, ftable) -> float:
+    """Heralding probability of one attempt, ``P_bsm * eta_a * eta_b``."""
+    return fparams[F_P_BSM] * ftable[a] * ftable[b]
+
+
+@njit(cache=CACHE)
+def bisect_right(table, start: int, size: int, u: float) -> int:
+    """How many of ``table[start:start + size]`` (sorted) are ``<= u``."""
+    low, high = 0, size
+    while low < high:
+        middle = (low + high) // 2
+        if table[start + middle] <= u:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+# ---------------------------------------------------------------------------- slots
+
+
+@njit(cache=CACHE)
+def _cached_for(i: int, code: int, ints, iparams) -> tuple[int, int]:
+    """Cached ebits of the pair ``code`` and the round the youngest was heralded (-1 if none)."""
+    at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    count, youngest = 0, -1
+    for e in range(iparams[I_C]):
+        if ints[i, at_pair + e] == code:
+            count += 1
+            youngest = max(youngest, ints[i, at_birth + e])
+    return count, youngest
+
+
+@njit(cache=CACHE)
+def _has_free_entry(i: int, ints, iparams) -> bool:
+    at_pair = iparams[I_AT_CPAIR]
+    for e in range(iparams[I_C]):
+        if ints[i, at_pair + e] < 0:
+            return True
+    return False
+
+
+@njit(cache=CACHE)
+def _fill_slots(i: int, ints, valid, iparams, work) -> None:
+    """Each slot's pair, presence and attempt limit into ``work``: the ``K`` oldest pending
+    requests, then the ``M`` most recently requested pairs. A slot may launch up to
+    ``min(k_max, S, c_i)``; none for an empty slot, a request served from the cache this
+    round, or a prefetch pair whose cache has no room."""
+    n, k, m, q = iparams[I_N], iparams[I_K], iparams[I_M], iparams[I_Q]
+    s = k + m
+    cap = iparams[I_KMAX]
+    if iparams[I_CAPACITY] >= 0:
+        cap = min(cap, iparams[I_CAPACITY])
+    if iparams[I_COMM] >= 0:
+        cap = min(cap, iparams[I_COMM])
+    at_a, at_b, at_reserved = iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_RESERVED]
+    for j in range(k):
+        a = b = 0
+        present = False
+        if j < q:
+            a, b, present = ints[i, at_a + j], ints[i, at_b + j], valid[i, j]
+        work[i, s + j], work[i, 2 * s + j], work[i, 3 * s + j] = a, b, present
+        served_from_cache = present and ints[i, at_reserved + j] >= 0
+        work[i, j] = cap if present and not served_from_cache else 0
+    room = iparams[I_C] > 0 and _has_free_entry(i, ints, iparams)
+    for j in range(m):
+        code = ints[i, iparams[I_AT_RPAIR] + j]
+        present = code >= 0
+        a = code // n if present else 0
+        b = code % n if present else 0
+        work[i, s + k + j], work[i, 2 * s + k + j], work[i, 3 * s + k + j] = a, b, present
+        limit = 0
+        if present and room:
+            cached, _ = _cached_for(i, pair_code(a, b, n), ints, iparams)
+            if cached < iparams[I_PER_PAIR]:
+                limit = cap
+        work[i, k + j] = limit
+
+
+# ---------------------------------------------------------------------------- serving
+
+
+@njit(cache=CACHE)
+def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
+    """Counters of a request served now; returns its attempts squared."""
+    waited = ints[i, S_ROUND] - ints[i, iparams[I_AT_ARRIVAL] + slot]
+    spent = float(ints[i, iparams[I_AT_ATTEMPTS] + slot])
+    out[i, O_SERVED] += 1.0
+    out[i, O_LATENCY_SUM] += waited
+    latency[i, waited] += 1
+    return spent * spent
+
+
+@njit(cache=CACHE)
+def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> None:
+    """Serve the requests that reserved a cached ebit, and free those entries."""
+    at_reserved, at_pair, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    fidelity_sum = 0.0
+    squares = 0.0
+    for j in range(iparams[I_Q]):
+        entry = ints[i, at_reserved + j]
+        if entry < 0:
+            continue
+        age = ints[i, S_ROUND] - ints[i, at_birth + entry]
+        fidelity_sum += werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
+        squares += _record_served(i, j, ints, iparams, out, latency)
+        out[i, O_CACHE_HITS] += 1.0
+        ints[i, at_pair + entry] = -1
+        valid[i, j] = False
+        ints[i, at_reserved + j] = -1
+    out[i, O_FIDELITY_SUM] += fidelity_sum
+    out[i, O_ATTEMPTS_SQ] += squares
+
+
+@njit(cache=CACHE)
+def _fit_capacity(i: int, actions, iparams, work) -> None:
+    """Launched attempts per slot into ``work``: each slot's ask cut to its limit, then the
+    slots, in order, share the hub capacity ``S`` and the per-QPU limit ``c_i`` first
+    come, first served."""
+    s = iparams[I_K] + iparams[I_M]
+    capacity, per_qpu = iparams[I_CAPACITY], iparams[I_COMM]
+    left = capacity if capacity >= 0 else _NEVER
+    for j in range(s):
+        grant = min(min(actions[i, j], work[i, j]), left)
+        if per_qpu >= 0:
+            for side in range(2):
+                qpu = work[i, (1 + side) * s + j]
+                used = 0
+                for earlier in range(j):
+                    if work[i, s + earlier] == qpu or work[i, 2 * s + earlier] == qpu:
+                        used += work[i, 4 * s + earlier]
+                grant = min(grant, per_qpu - used)
+        work[i, 4 * s + j] = grant
+        left -= grant
+
+
+@njit(cache=CACHE)
+def _attempt(i: int, ints, keys, iparams, fparams, ftable, work) -> None:
+    """Heralded ebits per slot into ``work``: launched Bernoulli(``p_ab``) trials, each
+    drawn at its own index (slot x k_max + attempt) of the round's attempt stream."""
+    s = iparams[I_K] + iparams[I_M]
+    k_max = iparams[I_KMAX]
+    for j in range(s):
+        p = pair_probability(work[i, s + j], work[i, 2 * s + j], fparams, ftable)
+        successes = 0
+        for t in range(work[i, 4 * s + j]):
+            if uniform(keys[i], ints[i, S_ROUND], ATTEMPTS, j * k_max + t) < p:
+                successes += 1
+        work[i, 5 * s + j] = successes
+
+
+@njit(cache=CACHE)
+def _serve_fresh(i: int, ints, valid, iparams, fparams, out, latency, work) -> None:
+    """Serve visible requests with a success this round; the slot's surplus stays in ``work``."""
+    k, s = iparams[I_K], iparams[I_K] + iparams[I_M]
+    at_attempts = iparams[I_AT_ATTEMPTS]
+    visible = min(k, iparams[I_Q])
+    for j in range(visible):
+        ints[i, at_attempts + j] += work[i, 4 * s + j]
+    fidelity_sum = 0.0
+    squares = 0.0
+    for j in range(visible):
+        if work[i, 5 * s + j] > 0 and valid[i, j]:
+            work[i, 5 * s + j] -= 1
+            valid[i, j] = False
+            fidelity_sum += fparams[F_F0]
+            squares += _record_served(i, j, ints, iparams, out, latency)
+    out[i, O_FIDELITY_SUM] += fidelity_sum
+    out[i, O_ATTEMPTS_SQ] += squares
+
+
+@njit(cache=CACHE)
+def _store(i: int, ints, iparams, out, work) -> None:
+    """Surplus ebits of each slot's pair into free cache entries (lowest first), within
+    ``cache_per_pair`` and the free entries; the rest is wasted."""
+    n, s, c = iparams[I_N], iparams[I_K] + iparams[I_M], iparams[I_C]
+    at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    for j in range(s):
+        out[i, O_WASTED] += work[i, 5 * s + j]
+    if c == 0:
+        return
+    for j in range(s):
+        surplus = work[i, 5 * s + j]
+        if surplus <= 0:
+            continue
+        code = pair_code(work[i, s + j], work[i, 2 * s + j], n)
+        same, free = 0, 0
+        for e in range(c):
+            same += ints[i, at_pair + e] == code
+            free += ints[i, at_pair + e] < 0
+        stored = min(surplus, min(iparams[I_PER_PAIR] - same, free))
+        put = 0
+        for e in range(c):
+            if put >= stored:
+                break
+            if ints[i, at_pair + e] < 0:
+                ints[i, at_pair + e] = code
+                ints[i, at_birth + e] = ints[i, S_ROUND]
+                put += 1
+        out[i, O_CACHED] += stored
+        out[i, O_WASTED] -= stored
+
+
+@njit(cache=CACHE)
+def _fail(i: int, ints, valid, iparams, out) -> None:
+    """Requests whose budget ends with this round fail."""
+    at_deadline, at_attempts = iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS]
+    squares = 0
+    for j in range(iparams[I_Q]):
+        if valid[i, j] and ints[i, at_deadline + j] <= ints[i, S_ROUND] + 1:
+            out[i, O_FAILED] += 1.0
+            squares += ints[i, at_attempts + j] ** 2
+            valid[i, j] = False
+    out[i, O_ATTEMPTS_SQ] += squares
+
+
+@njit(cache=CACHE)
+def _expire(i: int, ints, iparams, out) -> None:
+    """Discard cached ebits older than the storage limit (cutoff or fidelity floor)."""
+    limit = iparams[I_STORAGE]
+    if limit < 0:
+        return
+    at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    for e in range(iparams[I_C]):
+        if ints[i, at_pair + e] >= 0 and ints[i, S_ROUND] - ints[i, at_birth + e] > limit:
+            out[i, O_EXPIRED] += 1.0
+            ints[i, at_pair + e] = -1
+
+
+@njit(cache=CACHE)
+def _compact(i: int, ints, valid, iparams, work) -> None:
+    """Pack pending requests to the front of the queue, keeping their order (a stable
+    partition; the slots left behind keep theirs too)."""
+    q = iparams[I_Q]
+    if q == 1:
+        return
+    s = iparams[I_K] + iparams[I_M]
+    scratch = 6 * s  # work columns: the queue's fields, one block of Q each
+    fields = (iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_ARRIVAL], iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS])
+    order = 0
+    for pending in (True, False):
+        for j in range(q):
+            if valid[i, j] == pending:
+                for f in range(5):
+                    work[i, scratch + f * q + order] = ints[i, fields[f] + j]
+                work[i, scratch + 5 * q + order] = pending
+                order += 1
+    for j in range(q):
+        for f in range(5):
+            ints[i, fields[f] + j] = work[i, scratch + f * q + j]
+        valid[i, j] = work[i, scratch + 5 * q + j] == 1
+
+
+# ---------------------------------------------------------------------------- arrivals
+
+
+@njit(cache=CACHE)
+def _offered(i: int, ints, valid, keys, iparams, ftable, itable, pending: int) -> int:
+    """Requests the workload offers this round."""
+    workload = iparams[I_WORKLOAD]
+    if workload == WORKLOAD_SEQUENTIAL:
+        if pending == 0 and ints[i, S_ISSUED] < iparams[I_EPISODE_REQUESTS]:
+            ints[i, S_ISSUED] += 1
+            return 1
+        return 0
+    if workload == WORKLOAD_POISSON:
+        u = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_COUNT, 0)
+        return bisect_right(ftable, iparams[I_AT_CDF], iparams[I_CDF_SIZE], u)
+    last = iparams[I_STARTS_SIZE] - 1
+    end = itable[iparams[I_AT_STARTS] + min(ints[i, S_ROUND] + 1, last)]
+    return max(end - ints[i, S_ISSUED], 0)
+
+
+@njit(cache=CACHE)
+def _new_pair(i: int, order: int, ints, keys, iparams, ftable, itable) -> tuple[int, int, int]:
+    """QPUs and budget of the ``order``-th request accepted this round."""
+    n = iparams[I_N]
+    if iparams[I_WORKLOAD] == WORKLOAD_TRACE:
+        row = min(ints[i, S_ISSUED] + order, iparams[I_TRACE_ROWS] - 1)
+        return (itable[iparams[I_AT_TRACE_A] + row], itable[iparams[I_AT_TRACE_B] + row],
+                itable[iparams[I_AT_TRACE_BUDGET] + row])
+    u_first = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order)
+    budget = iparams[I_BUDGET]
+    if iparams[I_POP_SIZE] > 0:
+        size = iparams[I_POP_SIZE]
+        rank = min(bisect_right(ftable, iparams[I_AT_POP_CDF], size, u_first), size - 1)
+        return itable[iparams[I_AT_POP_A] + rank], itable[iparams[I_AT_POP_B] + rank], budget
+    if n == 1:
+        return 0, 0, budget
+    u_second = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order + 1)
+    a = int(u_first * n)
+    b = int(u_second * (n - 1))
+    if b >= a:
+        b += 1
+    return min(a, b), max(a, b), budget
+
+
+@njit(cache=CACHE)
+def _remember(i: int, ints, iparams, work, accepted: int) -> None:
+    """Move the pairs requested this round to the front of the prefetch candidates, each
+    pair once, keeping the ``M`` most recent. ``work`` holds the new pairs' codes, newest
+    first, in its first ``accepted`` scratch columns."""
+    m, q = iparams[I_M], iparams[I_Q]
+    scratch = 6 * (iparams[I_K] + m)  # work columns: candidate pairs, then their rounds
+    width = q + m
+    at_rpair, at_rround = iparams[I_AT_RPAIR], iparams[I_AT_RROUND]
+    for c in range(accepted):
+        work[i, scratch + width + c] = ints[i, S_ROUND]
+    for j in range(m):
+        work[i, scratch + accepted + j] = ints[i, at_rpair + j]
+        work[i, scratch + width + accepted + j] = ints[i, at_rround + j]
+    kept = 0
+    for t in range(accepted + m):
+        code = work[i, scratch + t]
+        if code < 0 or kept >= m:
+            continue
+        repeated = False
+        for earlier in range(t):
+            if work[i, scratch + earlier] == code:
+                repeated = True
+                break
+        if not repeated:
+            ints[i, at_rpair + kept] = code
+            ints[i, at_rround + kept] = work[i, scratch + width + t]
+            kept += 1
+    for j in range(kept, m):
+        ints[i, at_rpair + j] = -1
+        ints[i, at_rround + j] = 0
+
+
+@njit(cache=CACHE)
+def _arrive(i: int, ints, valid, keys, iparams, ftable, itable, work) -> tuple[int, int]:
+    """The workload's arrivals of the current round join the queue behind the pending
+    requests, or are rejected when it is full; returns (offered, rejected)."""
+    q, n = iparams[I_Q], iparams[I_N]
+    pending = 0
+    for j in range(q):
+        pending += valid[i, j]
+    offered = _offered(i, ints, valid, keys, iparams, ftable, itable, pending)
+    accepted = min(offered, q - pending)
+    scratch = 6 * (iparams[I_K] + iparams[I_M])
+    for c in range(accepted):
+        a, b, budget = _new_pair(i, c, ints, keys, iparams, ftable, itable)
+        slot = pending + c
+        valid[i, slot] = True
+        ints[i, iparams[I_AT_QA] + slot] = a
+        ints[i, iparams[I_AT_QB] + slot] = b
+        ints[i, iparams[I_AT_ARRIVAL] + slot] = ints[i, S_ROUND]
+        ints[i, iparams[I_AT_DEADLINE] + slot] = ints[i, S_ROUND] + budget
+        ints[i, iparams[I_AT_ATTEMPTS] + slot] = 0
+        work[i, scratch + accepted - 1 - c] = pair_code(a, b, n)
+    if accepted > 0 and iparams[I_M] > 0:
+        _remember(i, ints, iparams, work, accepted)
+    if iparams[I_WORKLOAD] == WORKLOAD_TRACE:
+        ints[i, S_ISSUED] += offered
+    return offered, offered - accepted
+
+
+@njit(cache=CACHE)
+def _reserve(i: int, ints, valid, iparams) -> None:
+    """Each pending request, oldest first, reserves the oldest cached ebit of its pair (the
+    lowest entry among equals) that no older request reserved, to be served next round."""
+    q, c, n = iparams[I_Q], iparams[I_C], iparams[I_N]
+    at_reserved, at_pair, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    for j in range(q):
+        ints[i, at_reserved + j] = -1
+    if c == 0:
+        return
+    for j in range(q):
+        if not valid[i, j]:
+            continue
+        code = pair_code(ints[i, iparams[I_AT_QA] + j], ints[i, iparams[I_AT_QB] + j], n)
+        best = -1
+        for e in range(c):
+            if ints[i, at_pair + e] != code:
+                continue
+            taken = False
+            for earlier in range(j):
+                if ints[i, at_reserved + earlier] == e:
+                    taken = True
+                    break
+            if not taken and (best < 0 or ints[i, at_birth + e] < ints[i, at_birth + best]):
+                best = e
+        ints[i, at_reserved + j] = best
+
+
+# ---------------------------------------------------------------------------- observation
+
+
+@njit(cache=CACHE)
+def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> None:
+    """The env's observation (layout in ``modenhub_env.observation``), the slots' limits
+    into ``work`` and the state summary into ``out``."""
+    _fill_slots(i, ints, valid, iparams, work)
+    n, k, m, q, c = iparams[I_N], iparams[I_K], iparams[I_M], iparams[I_Q], iparams[I_C]
+    s = k + m
+    k_max, max_budget, per_pair = iparams[I_KMAX], iparams[I_MAX_BUDGET], iparams[I_PER_PAIR]
+    now = ints[i, S_ROUND]
+    f0, t_coh = fparams[F_F0], fparams[F_T_COH]
+    for f in range(obs.shape[1]):
+        obs[i, f] = 0.0
+    pending = 0
+    for j in range(q):
+        pending += valid[i, j]
+    filled = 0
+    for e in range(c):
+        filled += ints[i, iparams[I_AT_CPAIR] + e] >= 0
+    workload = iparams[I_WORKLOAD]
+    progress = 0.0
+    if workload == WORKLOAD_SEQUENTIAL:
+        progress = ints[i, S_ISSUED] / iparams[I_EPISODE_REQUESTS]
+    elif workload == WORKLOAD_TRACE:
+        progress = ints[i, S_ISSUED] / iparams[I_TRACE_ROWS]
+    if iparams[I_EPISODE_ROUNDS] >= 0:
+        progress = max(progress, now / iparams[I_EPISODE_ROUNDS])
+    obs[i, 0] = _unit(progress)
+    obs[i, 1] = _unit(pending / q)
+    obs[i, 2] = _unit(fparams[F_OBS_CAPACITY])
+    obs[i, 3] = _unit(filled / c) if c > 0 else 0.0
+    obs[i, 4] = _unit(fparams[F_OBS_LOG2N])
+    obs[i, 5] = _unit(fparams[F_OBS_KPAR])
+    for j in range(s):
+        if not work[i, 3 * s + j]:
+            continue
+        a, b = work[i, s + j], work[i, 2 * s + j]
+        p = pair_probability(a, b, fparams, ftable)
+        cached, youngest = _cached_for(i, pair_code(a, b, n), ints, iparams)
+        cached_share = min(cached / per_pair, 1.0)
+        fidelity = werner_fidelity(now - youngest, f0, t_coh) if youngest >= 0 else 0.0
+        limit_share = work[i, j] / k_max
+        if j < k:
+            at = N_GLOBAL + N_REQUEST * j
+            slack = ints[i, iparams[I_AT_DEADLINE] + j] - now
+            spent = ints[i, iparams[I_AT_ATTEMPTS] + j] / (k_max * max_budget)
+            obs[i, at] = 1.0
+            obs[i, at + 1] = _unit(p)
+            obs[i, at + 2] = _unit(slack / max_budget)
+            obs[i, at + 3] = _unit(min(spent, 1.0))
+            obs[i, at + 4] = _unit(cached_share)
+            obs[i, at + 5] = _unit(fidelity)
+            obs[i, at + 6] = 1.0 if ints[i, iparams[I_AT_RESERVED] + j] >= 0 else 0.0
+            obs[i, at + 7] = _unit(1.0 - (1.0 - p) ** float(slack))
+            obs[i, at + 8] = _unit(limit_share)
+        else:
+            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * (j - k)
+            since = now - ints[i, iparams[I_AT_RROUND] + j - k]
+            obs[i, at] = 1.0
+            obs[i, at + 1] = _unit(p)
+            obs[i, at + 2] = _unit(cached_share)
+            obs[i, at + 3] = _unit(fidelity)
+            obs[i, at + 4] = _unit(1.0 / (1.0 + since))
+            obs[i, at + 5] = _unit(limit_share)
+    out[i, O_ROUND] = now
+    out[i, O_PENDING] = pending
+    out[i, O_CACHE_FILL] = filled
+
+
+@njit(cache=CACHE)
+def _unit(x: float) -> float:
+    """``x`` clipped to ``[0, 1]``, as every feature is."""
+    return min(max(x, 0.0), 1.0)
+
+
+# ---------------------------------------------------------------------------- round
+
+
+@njit(cache=CACHE)
+def _clear(i: int, ints, valid, keys, totals, iparams, key: np.uint64) -> None:
+    """A fresh episode's state: round 0, empty queue, cache and candidates."""
+    for col in range(ints.shape[1]):
+        ints[i, col] = 0
+    for j in range(iparams[I_Q]):
+        valid[i, j] = False
+        ints[i, iparams[I_AT_RESERVED] + j] = -1
+    for e in range(iparams[I_C]):
+        ints[i, iparams[I_AT_CPAIR] + e] = -1
+    for j in range(iparams[I_M]):
+        ints[i, iparams[I_AT_RPAIR] + j] = -1
+    for col in range(totals.shape[1]):
+        totals[i, col] = 0.0
+    keys[i] = key
+
+
+@njit(cache=CACHE)
+def _start(i: int, ints, valid, keys, totals, iparams, ftable, itable, work, key: np.uint64) -> None:
+    """Start a new episode keyed ``key``: clear, the arrivals of round 0, reservations."""
+    _clear(i, ints, valid, keys, totals, iparams, key)
+    offered, rejected = _arrive(i, ints, valid, keys, iparams, ftable, itable, work)
+    totals[i, O_ARRIVED - O_COUNTERS] += offered
+    totals[i, O_REJECTED - O_COUNTERS] += rejected
+    _reserve(i, ints, valid, iparams)
+
+
+@njit(cache=CACHE)
+def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
+    """Reward and its components, fidelities and the episode's end flags of the round."""
+    served = out[i, O_SERVED]
+    out[i, O_REWARD_SERVED] = served
+    out[i, O_REWARD_FAILED] = -fparams[F_W_FAIL] * out[i, O_FAILED]
+    out[i, O_REWARD_ATTEMPTS] = -fparams[F_W_ATTEMPT] * (out[i, O_ATTEMPTS] + out[i, O_PREFETCH])
+    out[i, O_REWARD] = out[i, O_REWARD_SERVED] + out[i, O_REWARD_FAILED] + out[i, O_REWARD_ATTEMPTS]
+    if served > 0:
+        ebit = out[i, O_FIDELITY_SUM] / served
+        out[i, O_EBIT_FIDELITY] = ebit
+        out[i, O_GATE_FIDELITY] = (2.0 * ebit + 1.0) / 3.0
+    idle = True
+    for j in range(iparams[I_Q]):
+        if valid[i, j]:
+            idle = False
+    workload = iparams[I_WORKLOAD]
+    terminated = False
+    if workload == WORKLOAD_SEQUENTIAL:
+        terminated = idle and ints[i, S_ISSUED] >= iparams[I_EPISODE_REQUESTS]
+    elif workload == WORKLOAD_TRACE:
+        terminated = idle and ints[i, S_ISSUED] >= iparams[I_TRACE_ROWS]
+    rounds = iparams[I_EPISODE_ROUNDS]
+    out[i, O_TERMINATED] = terminated
+    out[i, O_TRUNCATED] = rounds >= 0 and not terminated and ints[i, S_ROUND] >= rounds
+
+
+@njit(cache=CACHE)
+def _step_env(i: int, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out,
+              latency, work) -> None:
+    """One round of env ``i`` (``docs/model.md#one-round``), then its observation."""
+    s = iparams[I_K] + iparams[I_M]
+    for col in range(out.shape[1]):
+        out[i, col] = 0.0
+    for col in range(latency.shape[1]):
+        latency[i, col] = 0
+    _fill_slots(i, ints, valid, iparams, work)
+    _serve_from_cache(i, ints, valid, iparams, fparams, out, latency)
+    _fit_capacity(i, actions, iparams, work)
+    for j in range(s):
+        out[i, O_CLIPPED] += actions[i, j] - work[i, 4 * s + j]
+        out[i, O_ATTEMPTS if j < iparams[I_K] else O_PREFETCH] += work[i, 4 * s + j]
+    _attempt(i, ints, keys, iparams, fparams, ftable, work)
+    _serve_fresh(i, ints, valid, iparams, fparams, out, latency, work)
+    _store(i, ints, iparams, out, work)
+    _fail(i, ints, valid, iparams, out)
+    ints[i, S_ROUND] += 1
+    _expire(i, ints, iparams, out)
+    _compact(i, ints, valid, iparams, work)
+    offered, rejected = _arrive(i, ints, valid, keys, iparams, ftable, itable, work)
+    out[i, O_ARRIVED] += offered
+    out[i, O_REJECTED] += rejected
+    _reserve(i, ints, valid, iparams)
+    for col in range(N_COUNTERS):
+        totals[i, col] += out[i, O_COUNTERS + col]
+    at_latency = iparams[I_AT_LATENCY]
+    for col in range(latency.shape[1]):
+        ints[i, at_latency + col] += latency[i, col]
+    _finish(i, ints, valid, iparams, fparams, out)
+    _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
+
+
+@njit(cache=CACHE)
+def _save_final(i: int, ints, totals, iparams, obs, out, final_obs, final_out, final_latency) -> None:
+    """Keep the last observation, the round's ``out`` and the episode's totals, latency
+    histogram and length of env ``i`` before it restarts."""
+    for col in range(obs.shape[1]):
+        final_obs[i, col] = obs[i, col]
+    for col in range(OUT_WIDTH):
+        final_out[i, col] = out[i, col]
+    for col in range(N_COUNTERS):
+        final_out[i, OUT_WIDTH + col] = totals[i, col]
+    final_out[i, OUT_WIDTH + N_COUNTERS] = ints[i, S_ROUND]
+    for col in range(final_latency.shape[1]):
+        final_latency[i, col] = ints[i, iparams[I_AT_LATENCY] + col]
+
+
+@njit(cache=CACHE)
+def _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+             work, final_obs, final_out, final_latency, autoreset) -> None:
+    _step_env(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency, work)
+    if autoreset and (out[i, O_TERMINATED] > 0 or out[i, O_TRUNCATED] > 0):
+        _save_final(i, ints, totals, iparams, obs, out, final_obs, final_out, final_latency)
+        _start(i, ints, valid, keys, totals, iparams, ftable, itable, work, next_episode_key(keys[i]))
+        _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
+
+
+@njit(cache=CACHE)
+def first_bad_action(actions, iparams) -> int:
+    """Flat index of the first action outside ``[0, k_max]``, or -1."""
+    k_max = iparams[I_KMAX]
+    for i in range(actions.shape[0]):
+        for j in range(actions.shape[1]):
+            if actions[i, j] < 0 or actions[i, j] > k_max:
+                return i * actions.shape[1] + j
+    return -1
+
+
+@njit(cache=CACHE)
+def step_serial(ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+                work, final_obs, final_out, final_latency, autoreset) -> int:
+    """Every env one round, one after the other; with ``autoreset`` a finished env keeps
+    its last observation and totals in ``final_*`` and starts its next episode. Returns
+    :func:`first_bad_action`; nothing moves if it is not -1."""
+    bad = first_bad_action(actions, iparams)
+    if bad >= 0:
+        return bad
+    for i in range(ints.shape[0]):
+        _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+                 work, final_obs, final_out, final_latency, autoreset)
+    return -1
+
+
+@njit(cache=CACHE, parallel=True)
+def step_parallel(ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+                  work, final_obs, final_out, final_latency, autoreset) -> int:
+    """:func:`step_serial` with the envs spread over numba's threads."""
+    bad = first_bad_action(actions, iparams)
+    if bad >= 0:
+        return bad
+    for i in prange(ints.shape[0]):
+        _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+                 work, final_obs, final_out, final_latency, autoreset)
+    return -1
+
+
+@njit(cache=CACHE)
+def reset_envs(rows, new_keys, ints, valid, keys, totals, iparams, fparams, ftable, itable, obs, out,
+               work) -> None:
+    """Start new episodes in the envs selected by ``rows``, keyed ``new_keys``; then every
+    env's observation (and limits, and state summary) anew."""
+    for i in range(ints.shape[0]):
+        if rows[i]:
+            _start(i, ints, valid, keys, totals, iparams, ftable, itable, work, new_keys[i])
+        else:
+            _reserve(i, ints, valid, iparams)
+        _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
+
+
+@njit(cache=CACHE)
+def observe_envs(ints, valid, iparams, fparams, ftable, obs, out, work) -> None:
+    """Every env's observation, limits and state summary from its state as it is."""
+    for i in range(ints.shape[0]):
+        _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
+
+
+@njit(cache=CACHE)
+def next_episode_keys(keys):
+    """:func:`next_episode_key` of each key of a (B,) uint64 array."""
+    out = np.empty_like(keys)
+    for i in range(keys.shape[0]):
+        out[i] = next_episode_key(keys[i])
+    return out
