@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from agents.base import Policy, grant_in_order, slot_order
-from agents.view import ObservationView
+from agents.base import KernelPolicy
+from modenhub_env import kernels
 
 
 def dp_value_table(
@@ -49,21 +49,14 @@ def dp_value_table(
     limit = np.broadcast_to(np.asarray(k_max, dtype=np.int64), p.shape)
     if np.any(limit < 0):
         raise ValueError(f"k_max must be non-negative, got {k_max!r}")
-    n = np.arange(int(limit.max(initial=0)) + 1)  # (n,) attempts to choose from
-    success = 1.0 - (1.0 - p[..., None]) ** n  # (..., n) q(n)
-    allowed = n <= limit[..., None]
-    values = np.empty(p.shape + (rounds + 1,))
-    best_n = np.zeros(p.shape + (rounds + 1,), dtype=np.int64)
-    values[..., 0] = -w_fail
-    for r in range(1, rounds + 1):
-        outcome = success + (1.0 - success) * values[..., r - 1, None] - w_attempt * n
-        outcome = np.where(allowed, outcome, -np.inf)
-        best_n[..., r] = outcome.argmax(axis=-1)
-        values[..., r] = np.take_along_axis(outcome, best_n[..., r, None], axis=-1)[..., 0]
-    return values, best_n
+    flat_p, flat_limit = np.ascontiguousarray(p.ravel()), np.ascontiguousarray(limit.ravel())
+    values = np.empty((flat_p.size, rounds + 1))
+    best_n = np.zeros((flat_p.size, rounds + 1), dtype=np.int64)
+    kernels.single_request_dp_rows(flat_p, flat_limit, float(w_attempt), float(w_fail), values, best_n)
+    return values.reshape(p.shape + (rounds + 1,)), best_n.reshape(p.shape + (rounds + 1,))
 
 
-class OptimalSingleRequestPolicy(Policy):
+class OptimalSingleRequestPolicy(KernelPolicy):
     """Each request slot gets the DP-optimal attempts for its ``p_ab``, slack and attempt
     limit, under the config's ``w_attempt`` and ``w_fail``; prefetch slots get 0.
 
@@ -77,10 +70,4 @@ class OptimalSingleRequestPolicy(Policy):
     :param config: the scenario (``k_max``, ``w_attempt``, ``w_fail``, ``S``).
     """
 
-    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        _, best_n = dp_value_table(view.request_p, self.slack_scale, view.request_limit, cfg.w_attempt, cfg.w_fail)
-        chosen = np.take_along_axis(best_n, view.request_slack[..., None], axis=-1)[..., 0]
-        wanted = np.zeros((view.batch, self.n_slots), dtype=np.int64)
-        wanted[:, : cfg.request_slots] = np.where(view.request_from_cache, 0, chosen)
-        return grant_in_order(wanted, slot_order(view.batch, self.n_slots), cfg.max_attempts_per_round)
+    kernel = kernels.SINGLE_REQUEST_DP

@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from agents.base import Policy, grant_in_order, slot_order
-from agents.view import ObservationView
+from agents.base import KernelPolicy
+from modenhub_env import kernels
 from modenhub_env.config import HubConfig
 
 
-class SequentialPolicy(Policy):
+class SequentialPolicy(KernelPolicy):
     """The paper's sequential baseline: each round one attempt for the oldest pending
     request that may launch one (the first present slot with a non-zero limit; slots hold
     the ``K`` oldest requests in order), nothing for any other slot, no prefetch.
@@ -28,15 +28,10 @@ class SequentialPolicy(Policy):
     :param config: the scenario.
     """
 
-    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
-        eligible = view.request_present & (view.request_limit > 0)
-        oldest = eligible & (np.cumsum(eligible, axis=1) == 1)
-        actions = np.zeros((view.batch, self.n_slots), dtype=np.int64)
-        actions[:, : self.config.request_slots] = oldest
-        return actions
+    kernel = kernels.SEQUENTIAL
 
 
-class LogParallelPolicy(Policy):
+class LogParallelPolicy(KernelPolicy):
     """The paper's log-parallel orchestrator: cache first (a request served from the cache
     this round gets 0), otherwise ``k(N) = max(1, ceil(log2 N))`` attempts for each pending
     request, oldest first, within the hub capacity ``S`` (the last request served may get
@@ -46,15 +41,10 @@ class LogParallelPolicy(Policy):
     :param config: the scenario; ``k(N)`` is ``config.k_parallel``.
     """
 
-    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
-        wanted = np.zeros((view.batch, self.n_slots), dtype=np.int64)
-        per_request = np.minimum(self.config.k_parallel, view.request_limit)
-        wanted[:, : self.config.request_slots] = np.where(view.request_from_cache, 0, per_request)
-        order = slot_order(view.batch, self.n_slots)
-        return grant_in_order(wanted, order, self.config.max_attempts_per_round)
+    kernel = kernels.LOG_PARALLEL
 
 
-class DeadlinePolicy(Policy):
+class DeadlinePolicy(KernelPolicy):
     """Least slack first, just enough attempts, idle capacity to prefetch.
 
     Requests are served in order of least slack; among equal slack, the likeliest to
@@ -76,6 +66,8 @@ class DeadlinePolicy(Policy):
     :param give_up_below: skip a request whose best chance, its limit every remaining
         round, is below this; 0 never skips.
     """
+
+    kernel = kernels.DEADLINE
 
     def __init__(
         self,
@@ -101,50 +93,21 @@ class DeadlinePolicy(Policy):
         self.give_up_below = give_up_below
         capacity = config.max_attempts_per_round
         self.per_request_cap = config.k_max if capacity is None else max(1, math.floor(max_share * capacity))
+        self.params[kernels.P_TARGET], self.params[kernels.P_REQUEST_CAP] = target, self.per_request_cap
+        self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
+        self.params[kernels.P_GIVE_UP] = give_up_below
 
-    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
-        k = self.config.request_slots
-        limit = np.minimum(view.request_limit, self.per_request_cap)
-        needed = attempts_for_target(view.request_p, view.request_slack, self.target)
-        best_chance = 1.0 - (1.0 - view.request_p) ** (limit * view.request_slack)
-        skip = view.request_from_cache | (best_chance < self.give_up_below)
-        wanted = np.zeros((view.batch, self.n_slots), dtype=np.int64)
-        wanted[:, :k] = np.where(skip, 0, np.minimum(needed, limit))
-        if self.prefetch:
-            empty = view.prefetch_cached <= 0.0
-            wanted[:, k:] = np.where(empty, np.minimum(self.prefetch_attempts, view.prefetch_limit), 0)
-        return grant_in_order(wanted, self._serving_order(view), self.config.max_attempts_per_round)
-
-    def _serving_order(self, view: ObservationView) -> np.ndarray:
-        """Requests by slack, then by ``p`` (highest first); empty request slots after them,
-        and the prefetch slots last, in their own order. ``(B, K + M)``."""
-        m = self.config.prefetch_slots
-        after = self.slack_scale + 1
-        slack = np.concatenate(
-            [np.where(view.request_present, view.request_slack, after), np.full((view.batch, m), after + 1)],
-            axis=1,
-        )
-        likelihood = np.concatenate([view.request_p, np.zeros((view.batch, m))], axis=1)
-        # np.lexsort sorts by its last key first and is stable.
-        return np.lexsort((-likelihood, slack), axis=1)
 
 
 def attempts_for_target(p: np.ndarray, slack: np.ndarray, target: float) -> np.ndarray:
     """Smallest ``n >= 1`` with ``1 - (1 - p)**(n * slack) >= target``, elementwise (int64;
-    a large number if no ``n`` reaches it, e.g. ``p = 0``; 0 where ``slack`` is 0).
+    a large number if no ``n`` reaches it, e.g. ``p = 0``; 0 where ``slack`` is 0): the
+    deadline scheduler's rule, ``kernels.attempts_for_target``, over arrays.
 
     :param p: success probability of one attempt.
     :param slack: rounds left [rounds], this one included.
     :param target: the chance to reach, in (0, 1].
     """
-    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    slack = np.asarray(slack, dtype=np.int64)
-    unreachable = np.iinfo(np.int32).max
-    usable = (p > 0.0) & (p < 1.0) & (slack > 0)
-    # (1 - p)**(n s) <= 1 - target  <=>  n >= log(1 - target) / (s log(1 - p))
-    log_miss = np.where(usable, slack, 1) * np.log1p(-np.where(usable, p, 0.5))  # < 0
-    ratio = math.log1p(-target) / log_miss if target < 1.0 else np.full(p.shape, np.inf)
-    # A tiny tolerance keeps an exact integer ratio from rounding up.
-    needed = np.ceil(np.minimum(ratio, unreachable) - 1e-9)
-    needed = np.where(usable, needed, np.where(p >= 1.0, 1, unreachable))
-    return np.where(slack > 0, np.maximum(needed, 1), 0).astype(np.int64)
+    p, slack = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(slack, dtype=np.int64))
+    flat = [kernels.attempts_for_target(float(x), int(s), float(target)) for x, s in zip(p.ravel(), slack.ravel(), strict=True)]
+    return np.asarray(flat, dtype=np.int64).reshape(p.shape)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Policy
-from agents.view import ObservationView
 from modenhub_env.config import HubConfig
 
 
@@ -33,7 +32,7 @@ class RandomPolicy(Policy):
             raise ValueError(f"rng must be a numpy Generator, got {type(rng).__name__}")
         self.rng = rng if rng is not None else np.random.default_rng(seed)
 
-    def act(self, view: ObservationView, allowed: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, limits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         # The largest of uniform keys over the allowed values is a uniform choice among them.
         keys = np.where(allowed, self.rng.random(allowed.shape), -1.0)
         return keys.argmax(axis=2).astype(np.int64)

@@ -41,6 +41,20 @@ class ObservationView:
         return self.request_present.shape[0]
 
 
+def check_batch(observation: np.ndarray, config: HubConfig) -> np.ndarray:
+    """``observation`` as a ``(B, obs_dim)`` array of ``config``'s env; a clear
+    ``ValueError`` for any other shape."""
+    k, m = config.request_slots, config.prefetch_slots
+    size = observation_size(k, m)
+    obs = np.asarray(observation)
+    if obs.ndim != 2 or obs.shape[1] != size:
+        raise ValueError(
+            f"observation must have shape (B, {size}) or ({size},) for request_slots={k}, "
+            f"prefetch_slots={m}, got {np.shape(observation)}"
+        )
+    return obs
+
+
 def parse_observation(observation: np.ndarray, config: HubConfig, budget: int) -> ObservationView:
     """Split a ``(B, obs_dim)`` batch of observations into named slot features.
 
@@ -49,13 +63,7 @@ def parse_observation(observation: np.ndarray, config: HubConfig, budget: int) -
     :param budget: the slack's scale [rounds], from :func:`max_budget`.
     """
     k, m = config.request_slots, config.prefetch_slots
-    size = observation_size(k, m)
-    obs = np.asarray(observation, dtype=np.float64)
-    if obs.ndim != 2 or obs.shape[1] != size:
-        raise ValueError(
-            f"observation must have shape (B, {size}) or ({size},) for request_slots={k}, "
-            f"prefetch_slots={m}, got {np.shape(observation)}"
-        )
+    obs = check_batch(observation, config).astype(np.float64)
     start = len(GLOBAL_FEATURES)
     split = start + k * len(REQUEST_FEATURES)
     requests = obs[:, start:split].reshape(obs.shape[0], k, len(REQUEST_FEATURES))

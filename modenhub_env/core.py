@@ -94,24 +94,33 @@ class HubCore:
         self.n_slots = config.request_slots + config.prefetch_slots
         self.visible = min(config.request_slots, config.queue_size)
         layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget)
-        self.iparams, self.fparams, self.itable, self.ftable = scenario_arrays(config, self.trace, layout)
-        b = self.batch
-        self._ints = np.zeros((b, layout.width), dtype=np.int64)
+        iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, layout)
+        b, width, scratch, size = self.batch, layout.width, work_width(config), observation_size(
+            config.request_slots, config.prefetch_slots
+        )
+        sections = {kn.I_AT_WORK: width, kn.I_AT_ROUND_LATENCY: width + scratch,
+                    kn.I_AT_FINAL_LATENCY: width + scratch + self.max_budget, kn.I_OBS_SIZE: size}
+        for index, value in sections.items():
+            iparams[index] = value
+        self._iconsts, self._fconsts = np.concatenate([iparams, itable]), np.concatenate([fparams, ftable])
+        # The kernels' packed buffers; everything below is a view of one of them.
+        self._ints = np.zeros((b, width + scratch + 2 * self.max_budget), dtype=np.int64)
         self._valid = np.zeros((b, config.queue_size), dtype=bool)
-        self._keys = np.zeros(b, dtype=np.uint64)
-        self._totals = np.zeros((b, len(COUNTERS)))
-        self.state = HubState.over(self._ints, self._valid, self._keys, self._totals, layout)
+        self._floats = np.zeros((b, 2 * kn.N_COUNTERS + 2 * kn.OUT_WIDTH + 1))
+        self._obs = np.zeros((b, 2 * size), dtype=np.float32)
+        keys = self._ints.view(np.uint64)[:, kn.S_KEY]
+        self.state = HubState.over(self._ints, self._valid, keys, self._floats[:, : kn.N_COUNTERS], layout)
         for empty in (self.state.q_reserved, self.state.c_pair, self.state.r_pair):
             empty[:] = -1
         # Outputs of the last kernel call, overwritten by the next one.
-        self.obs = np.zeros((b, observation_size(config.request_slots, config.prefetch_slots)), dtype=np.float32)
-        self.out = np.zeros((b, kn.OUT_WIDTH))  # reward, flags and info of the round
-        self.latency = np.zeros((b, self.max_budget), dtype=np.int64)  # the round's served by latency
-        self.work = np.zeros((b, work_width(config)), dtype=np.int64)  # limits, then scratch
+        self.obs = self._obs[:, :size]  # (B, D) float32
+        self.out = self._floats[:, kn.N_COUNTERS : kn.N_COUNTERS + kn.OUT_WIDTH]  # reward, flags, info
+        self.latency = self._ints[:, width + scratch : width + scratch + self.max_budget]  # the round's
+        self.work = self._ints[:, width : width + scratch]  # slot limits, then scratch
         # What an env that ended and restarted (autoreset) leaves behind.
-        self.final_obs = np.zeros_like(self.obs)
-        self.final_out = np.zeros((b, kn.OUT_WIDTH + kn.N_COUNTERS + 1))  # out, totals, rounds
-        self.final_latency = np.zeros_like(self.latency)
+        self.final_obs = self._obs[:, size:]
+        self.final_out = self._floats[:, kn.N_COUNTERS + kn.OUT_WIDTH :]  # out, totals, rounds
+        self.final_latency = self._ints[:, width + scratch + self.max_budget :]
 
     # ------------------------------------------------------------------ kernels
 
@@ -120,8 +129,7 @@ class HubCore:
         by ``keys`` ((B,) uint64; only the selected entries are read). Refreshes ``obs``."""
         rows = np.ascontiguousarray(rows, dtype=bool)
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        kn.reset_envs(rows, keys, self._ints, self._valid, self._keys, self._totals, self.iparams,
-                      self.fparams, self.ftable, self.itable, self.obs, self.out, self.work)
+        kn.reset_envs(rows, keys, self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts)
 
     def advance(self, actions: np.ndarray, autoreset: bool = False) -> None:
         """Every env one round, leaving ``obs``, ``out`` and ``latency`` for the faces to
@@ -132,21 +140,33 @@ class HubCore:
         :raises ActionRangeError: an action outside ``[0, k_max]``; nothing moves then.
         """
         kernel = kn.step_parallel if self._parallel() else kn.step_serial
-        bad = kernel(self._ints, self._valid, self._keys, self._totals, self.iparams, self.fparams,
-                     self.ftable, self.itable, actions, self.obs, self.out, self.latency, self.work,
-                     self.final_obs, self.final_out, self.final_latency, autoreset)
+        bad = kernel(self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts, actions, autoreset)
         if bad >= 0:
             row, slot = divmod(bad, self.n_slots)
             raise ActionRangeError(row, slot, int(actions[row, slot]), self.config.k_max)
 
-    def _parallel(self) -> bool:
-        return self.batch >= PARALLEL_MIN_BATCH and numba.get_num_threads() > 1
+    def _parallel(self, smallest: int = PARALLEL_MIN_BATCH) -> bool:
+        return self.batch >= smallest and numba.get_num_threads() > 1
+
+    def play(self, policy: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Play one whole episode in every env under a compiled scheduler (the ``params``
+        of an ``agents.base.KernelPolicy``), keyed ``keys`` ((B,) uint64), in one kernel
+        call with no Python between rounds: the fused Monte Carlo. Returns each episode's
+        return, (B,) float64; its totals, latency histogram and length stay in ``state``."""
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        actions = np.zeros((self.batch, self.n_slots), dtype=np.int64)
+        scratch = np.zeros((self.batch, 3 * self.n_slots), dtype=np.int64)
+        returns = np.zeros(self.batch)
+        # Whole episodes are long: even two envs are worth a thread each.
+        kernel = kn.play_parallel if self._parallel(smallest=2) else kn.play_serial
+        kernel(keys, self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts,
+               np.ascontiguousarray(policy, dtype=np.float64), actions, scratch, returns)
+        return returns
 
     def refresh(self) -> None:
         """Recompute ``obs``, the slots' limits and the state summary from the state as it
         is (after the state was changed by hand)."""
-        kn.observe_envs(self._ints, self._valid, self.iparams, self.fparams, self.ftable, self.obs,
-                        self.out, self.work)
+        kn.observe_envs(self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts)
 
     # ------------------------------------------------------------------ views
 

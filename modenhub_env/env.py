@@ -144,9 +144,7 @@ class ModEnHubEnv(gym.Env):
             self.core.advance(actions)
         except ActionRangeError as err:
             raise err.unbatched() from None
-        reward, terminated, truncated = self.core.out[0, :3].tolist()
-        info = interface.single_info(self.core)
-        terminated, truncated = terminated > 0, truncated > 0
+        reward, terminated, truncated, info = interface.single_step(self.core)
         if terminated or truncated:
             info["episode"] = interface.row_of(interface.episode_info(self.core), 0)
         self._last_info = info

@@ -64,8 +64,10 @@ def check_actions(actions: Any, batch_shape: tuple[int, ...], config: HubConfig)
     clear ``ValueError`` for a wrong shape or type. The range ``[0, k_max]`` is checked by
     the kernel, before anything moves (:class:`~modenhub_env.core.ActionRangeError`)."""
     slots = config.request_slots + config.prefetch_slots
-    array = np.asarray(actions)
     want = batch_shape + (slots,)
+    if type(actions) is np.ndarray and actions.dtype == np.int64 and actions.shape == want:
+        return actions.reshape(-1, slots)  # the common case, checked cheaply: it runs every step
+    array = np.asarray(actions)
     if array.shape != want:
         raise ValueError(
             f"action must have shape {want} (attempts per request slot, then per prefetch "
@@ -109,11 +111,13 @@ def batched_info(out: np.ndarray, latency: np.ndarray) -> dict[str, np.ndarray]:
     return info
 
 
-def single_info(core: HubCore) -> dict[str, Any]:
-    """Env 0's ``info`` as Python floats (and its latency histogram)."""
-    info = dict(zip(INFO_COLUMNS, core.out[0, kernels.O_COUNTERS :].tolist(), strict=True))
+def single_step(core: HubCore) -> tuple[float, bool, bool, dict[str, Any]]:
+    """Env 0's reward, terminated, truncated and ``info`` (Python floats, and its latency
+    histogram) after :meth:`HubCore.advance`."""
+    row = core.out[0].tolist()
+    info = dict(zip(INFO_COLUMNS, row[kernels.O_COUNTERS :], strict=True))
     info["latency_hist"] = core.latency[0].copy()
-    return info
+    return row[kernels.O_REWARD], row[kernels.O_TERMINATED] > 0, row[kernels.O_TRUNCATED] > 0, info
 
 
 def state_info(core: HubCore) -> dict[str, np.ndarray]:

@@ -97,7 +97,10 @@ I_AT_CPAIR, I_AT_CBIRTH, I_AT_RPAIR, I_AT_RROUND, I_AT_LATENCY = 26, 27, 28, 29,
 # Offsets into the tables.
 I_AT_POP_A, I_AT_POP_B, I_AT_TRACE_A, I_AT_TRACE_B, I_AT_TRACE_BUDGET, I_AT_STARTS = 31, 32, 33, 34, 35, 36
 I_AT_CDF, I_AT_POP_CDF = 37, 38
-I_SIZE = 39
+# Sections of the packed buffers: ``ints`` = state | work | round latency | final latency;
+# ``obs`` = observation | final observation.
+I_AT_WORK, I_AT_ROUND_LATENCY, I_AT_FINAL_LATENCY, I_OBS_SIZE = 39, 40, 41, 42
+I_SIZE = 43
 
 # fparams: the scenario's reals.
 F_P_BSM = 0  # Bell-state-measurement success probability
@@ -113,7 +116,8 @@ F_SIZE = 8
 # Columns of ``ints`` before the per-env arrays.
 S_ROUND = 0  # [rounds] since the episode began
 S_ISSUED = 1  # requests issued (sequential) or trace rows read
-S_HEAD = 2
+S_KEY = 2  # the episode's random key (uint64 bits)
+S_HEAD = 3
 
 WORKLOAD_SEQUENTIAL, WORKLOAD_POISSON, WORKLOAD_TRACE = 0, 1, 2
 
@@ -167,6 +171,12 @@ def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
     base = splitmix64(key ^ (np.uint64(counter) * _GOLDEN + offset))
     bits = splitmix64(base + np.uint64(index) * _STREAM)
     return float(bits >> _SHIFT_11) * _TO_UNIT
+
+
+@njit(cache=CACHE)
+def _key(ints, i: int) -> np.uint64:
+    """Env ``i``'s episode key."""
+    return np.uint64(ints[i, S_KEY])
 
 
 @njit(cache=CACHE)
@@ -330,7 +340,7 @@ def _fit_capacity(i: int, actions, iparams, work) -> None:
 
 
 @njit(cache=CACHE)
-def _attempt(i: int, ints, keys, iparams, fparams, ftable, work) -> None:
+def _attempt(i: int, ints, iparams, fparams, ftable, work) -> None:
     """Heralded ebits per slot into ``work``: launched Bernoulli(``p_ab``) trials, each
     drawn at its own index (slot x k_max + attempt) of the round's attempt stream."""
     s = iparams[I_K] + iparams[I_M]
@@ -339,7 +349,7 @@ def _attempt(i: int, ints, keys, iparams, fparams, ftable, work) -> None:
         p = pair_probability(work[i, s + j], work[i, 2 * s + j], fparams, ftable)
         successes = 0
         for t in range(work[i, 4 * s + j]):
-            if uniform(keys[i], ints[i, S_ROUND], ATTEMPTS, j * k_max + t) < p:
+            if uniform(_key(ints, i), ints[i, S_ROUND], ATTEMPTS, j * k_max + t) < p:
                 successes += 1
         work[i, 5 * s + j] = successes
 
@@ -450,7 +460,7 @@ def _compact(i: int, ints, valid, iparams, work) -> None:
 
 
 @njit(cache=CACHE)
-def _offered(i: int, ints, valid, keys, iparams, ftable, itable, pending: int) -> int:
+def _offered(i: int, ints, valid, iparams, ftable, itable, pending: int) -> int:
     """Requests the workload offers this round."""
     workload = iparams[I_WORKLOAD]
     if workload == WORKLOAD_SEQUENTIAL:
@@ -459,7 +469,7 @@ def _offered(i: int, ints, valid, keys, iparams, ftable, itable, pending: int) -
             return 1
         return 0
     if workload == WORKLOAD_POISSON:
-        u = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_COUNT, 0)
+        u = uniform(_key(ints, i), ints[i, S_ROUND], ARRIVAL_COUNT, 0)
         return bisect_right(ftable, iparams[I_AT_CDF], iparams[I_CDF_SIZE], u)
     last = iparams[I_STARTS_SIZE] - 1
     end = itable[iparams[I_AT_STARTS] + min(ints[i, S_ROUND] + 1, last)]
@@ -467,14 +477,14 @@ def _offered(i: int, ints, valid, keys, iparams, ftable, itable, pending: int) -
 
 
 @njit(cache=CACHE)
-def _new_pair(i: int, order: int, ints, keys, iparams, ftable, itable) -> tuple[int, int, int]:
+def _new_pair(i: int, order: int, ints, iparams, ftable, itable) -> tuple[int, int, int]:
     """QPUs and budget of the ``order``-th request accepted this round."""
     n = iparams[I_N]
     if iparams[I_WORKLOAD] == WORKLOAD_TRACE:
         row = min(ints[i, S_ISSUED] + order, iparams[I_TRACE_ROWS] - 1)
         return (itable[iparams[I_AT_TRACE_A] + row], itable[iparams[I_AT_TRACE_B] + row],
                 itable[iparams[I_AT_TRACE_BUDGET] + row])
-    u_first = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order)
+    u_first = uniform(_key(ints, i), ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order)
     budget = iparams[I_BUDGET]
     if iparams[I_POP_SIZE] > 0:
         size = iparams[I_POP_SIZE]
@@ -482,7 +492,7 @@ def _new_pair(i: int, order: int, ints, keys, iparams, ftable, itable) -> tuple[
         return itable[iparams[I_AT_POP_A] + rank], itable[iparams[I_AT_POP_B] + rank], budget
     if n == 1:
         return 0, 0, budget
-    u_second = uniform(keys[i], ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order + 1)
+    u_second = uniform(_key(ints, i), ints[i, S_ROUND], ARRIVAL_PAIRS, 2 * order + 1)
     a = int(u_first * n)
     b = int(u_second * (n - 1))
     if b >= a:
@@ -524,18 +534,18 @@ def _remember(i: int, ints, iparams, work, accepted: int) -> None:
 
 
 @njit(cache=CACHE)
-def _arrive(i: int, ints, valid, keys, iparams, ftable, itable, work) -> tuple[int, int]:
+def _arrive(i: int, ints, valid, iparams, ftable, itable, work) -> tuple[int, int]:
     """The workload's arrivals of the current round join the queue behind the pending
     requests, or are rejected when it is full; returns (offered, rejected)."""
     q, n = iparams[I_Q], iparams[I_N]
     pending = 0
     for j in range(q):
         pending += valid[i, j]
-    offered = _offered(i, ints, valid, keys, iparams, ftable, itable, pending)
+    offered = _offered(i, ints, valid, iparams, ftable, itable, pending)
     accepted = min(offered, q - pending)
     scratch = 6 * (iparams[I_K] + iparams[I_M])
     for c in range(accepted):
-        a, b, budget = _new_pair(i, c, ints, keys, iparams, ftable, itable)
+        a, b, budget = _new_pair(i, c, ints, iparams, ftable, itable)
         slot = pending + c
         valid[i, slot] = True
         ints[i, iparams[I_AT_QA] + slot] = a
@@ -660,9 +670,9 @@ def _unit(x: float) -> float:
 
 
 @njit(cache=CACHE)
-def _clear(i: int, ints, valid, keys, totals, iparams, key: np.uint64) -> None:
+def _clear(i: int, ints, valid, totals, iparams, key: np.uint64) -> None:
     """A fresh episode's state: round 0, empty queue, cache and candidates."""
-    for col in range(ints.shape[1]):
+    for col in range(iparams[I_AT_WORK]):
         ints[i, col] = 0
     for j in range(iparams[I_Q]):
         valid[i, j] = False
@@ -673,14 +683,14 @@ def _clear(i: int, ints, valid, keys, totals, iparams, key: np.uint64) -> None:
         ints[i, iparams[I_AT_RPAIR] + j] = -1
     for col in range(totals.shape[1]):
         totals[i, col] = 0.0
-    keys[i] = key
+    ints[i, S_KEY] = np.int64(key)
 
 
 @njit(cache=CACHE)
-def _start(i: int, ints, valid, keys, totals, iparams, ftable, itable, work, key: np.uint64) -> None:
+def _start(i: int, ints, valid, totals, iparams, ftable, itable, work, key: np.uint64) -> None:
     """Start a new episode keyed ``key``: clear, the arrivals of round 0, reservations."""
-    _clear(i, ints, valid, keys, totals, iparams, key)
-    offered, rejected = _arrive(i, ints, valid, keys, iparams, ftable, itable, work)
+    _clear(i, ints, valid, totals, iparams, key)
+    offered, rejected = _arrive(i, ints, valid, iparams, ftable, itable, work)
     totals[i, O_ARRIVED - O_COUNTERS] += offered
     totals[i, O_REJECTED - O_COUNTERS] += rejected
     _reserve(i, ints, valid, iparams)
@@ -714,7 +724,7 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
 
 
 @njit(cache=CACHE)
-def _step_env(i: int, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out,
+def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out,
               latency, work) -> None:
     """One round of env ``i`` (``docs/model.md#one-round``), then its observation."""
     s = iparams[I_K] + iparams[I_M]
@@ -728,14 +738,14 @@ def _step_env(i: int, ints, valid, keys, totals, iparams, fparams, ftable, itabl
     for j in range(s):
         out[i, O_CLIPPED] += actions[i, j] - work[i, 4 * s + j]
         out[i, O_ATTEMPTS if j < iparams[I_K] else O_PREFETCH] += work[i, 4 * s + j]
-    _attempt(i, ints, keys, iparams, fparams, ftable, work)
+    _attempt(i, ints, iparams, fparams, ftable, work)
     _serve_fresh(i, ints, valid, iparams, fparams, out, latency, work)
     _store(i, ints, iparams, out, work)
     _fail(i, ints, valid, iparams, out)
     ints[i, S_ROUND] += 1
     _expire(i, ints, iparams, out)
     _compact(i, ints, valid, iparams, work)
-    offered, rejected = _arrive(i, ints, valid, keys, iparams, ftable, itable, work)
+    offered, rejected = _arrive(i, ints, valid, iparams, ftable, itable, work)
     out[i, O_ARRIVED] += offered
     out[i, O_REJECTED] += rejected
     _reserve(i, ints, valid, iparams)
@@ -764,12 +774,12 @@ def _save_final(i: int, ints, totals, iparams, obs, out, final_obs, final_out, f
 
 
 @njit(cache=CACHE)
-def _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+def _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
              work, final_obs, final_out, final_latency, autoreset) -> None:
-    _step_env(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency, work)
+    _step_env(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency, work)
     if autoreset and (out[i, O_TERMINATED] > 0 or out[i, O_TRUNCATED] > 0):
         _save_final(i, ints, totals, iparams, obs, out, final_obs, final_out, final_latency)
-        _start(i, ints, valid, keys, totals, iparams, ftable, itable, work, next_episode_key(keys[i]))
+        _start(i, ints, valid, totals, iparams, ftable, itable, work, next_episode_key(_key(ints, i)))
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
@@ -785,49 +795,69 @@ def first_bad_action(actions, iparams) -> int:
 
 
 @njit(cache=CACHE)
-def step_serial(ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
-                work, final_obs, final_out, final_latency, autoreset) -> int:
+def _sections(ints, floats, obs, iconsts, fconsts):
+    """Views of the packed buffers: the parameters and tables, the scratch and latency
+    blocks of ``ints``, ``totals | out | final_out`` of ``floats`` and the two halves of ``obs``."""
+    iparams, itable = iconsts[:I_SIZE], iconsts[I_SIZE:]
+    fparams, ftable = fconsts[:F_SIZE], fconsts[F_SIZE:]
+    at_work, at_latency, at_final = iparams[I_AT_WORK], iparams[I_AT_ROUND_LATENCY], iparams[I_AT_FINAL_LATENCY]
+    size = iparams[I_OBS_SIZE]
+    return (
+        iparams, fparams, itable, ftable,
+        ints[:, at_work:at_latency], ints[:, at_latency:at_final], ints[:, at_final:],
+        floats[:, :N_COUNTERS], floats[:, N_COUNTERS : N_COUNTERS + OUT_WIDTH], floats[:, N_COUNTERS + OUT_WIDTH :],
+        obs[:, :size], obs[:, size:],
+    )
+
+
+@njit(cache=CACHE)
+def step_serial(ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
     """Every env one round, one after the other; with ``autoreset`` a finished env keeps
-    its last observation and totals in ``final_*`` and starts its next episode. Returns
-    :func:`first_bad_action`; nothing moves if it is not -1."""
+    its last observation and totals in the final sections and starts its next episode.
+    Returns :func:`first_bad_action`; nothing moves if it is not -1."""
+    (iparams, fparams, itable, ftable, work, latency, final_latency,
+     totals, out, final_out, obs, final_obs) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
     bad = first_bad_action(actions, iparams)
     if bad >= 0:
         return bad
     for i in range(ints.shape[0]):
-        _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+        _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
                  work, final_obs, final_out, final_latency, autoreset)
     return -1
 
 
 @njit(cache=CACHE, parallel=True)
-def step_parallel(ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
-                  work, final_obs, final_out, final_latency, autoreset) -> int:
+def step_parallel(ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
     """:func:`step_serial` with the envs spread over numba's threads."""
+    (iparams, fparams, itable, ftable, work, latency, final_latency,
+     totals, out, final_out, obs, final_obs) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
     bad = first_bad_action(actions, iparams)
     if bad >= 0:
         return bad
     for i in prange(ints.shape[0]):
-        _advance(i, ints, valid, keys, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
+        _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
                  work, final_obs, final_out, final_latency, autoreset)
     return -1
 
 
 @njit(cache=CACHE)
-def reset_envs(rows, new_keys, ints, valid, keys, totals, iparams, fparams, ftable, itable, obs, out,
-               work) -> None:
+def reset_envs(rows, new_keys, ints, valid, floats, obs_buffer, iconsts, fconsts) -> None:
     """Start new episodes in the envs selected by ``rows``, keyed ``new_keys``; then every
     env's observation (and limits, and state summary) anew."""
+    (iparams, fparams, itable, ftable, work, _, _,
+     totals, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
     for i in range(ints.shape[0]):
         if rows[i]:
-            _start(i, ints, valid, keys, totals, iparams, ftable, itable, work, new_keys[i])
+            _start(i, ints, valid, totals, iparams, ftable, itable, work, new_keys[i])
         else:
             _reserve(i, ints, valid, iparams)
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
 @njit(cache=CACHE)
-def observe_envs(ints, valid, iparams, fparams, ftable, obs, out, work) -> None:
+def observe_envs(ints, valid, floats, obs_buffer, iconsts, fconsts) -> None:
     """Every env's observation, limits and state summary from its state as it is."""
+    (iparams, fparams, _, ftable, work, _, _, _, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
     for i in range(ints.shape[0]):
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
@@ -839,3 +869,202 @@ def next_episode_keys(keys):
     for i in range(keys.shape[0]):
         out[i] = next_episode_key(keys[i])
     return out
+
+
+# ---------------------------------------------------------------------------- schedulers
+# The handcrafted schedulers of ``agents`` decide here, from an observation row and the
+# slots' limits, so that their ``predict`` and the fused Monte Carlo below share one
+# implementation. ``policy`` is a float64 array indexed by ``P_*``.
+
+P_CODE, P_K, P_M, P_KMAX, P_CAPACITY, P_K_PARALLEL, P_SLACK_SCALE = 0, 1, 2, 3, 4, 5, 6
+P_W_ATTEMPT, P_W_FAIL = 7, 8
+P_TARGET, P_REQUEST_CAP, P_PREFETCH, P_PREFETCH_ATTEMPTS, P_GIVE_UP = 9, 10, 11, 12, 13
+P_SIZE = 14
+SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP = 0, 1, 2, 3
+_UNREACHABLE = 2**31 - 1  # [attempts] of a target no number of attempts reaches
+
+# Request-slot feature offsets read by the schedulers (names in ``modenhub_env.observation``).
+_R_PRESENT, _R_P, _R_SLACK, _R_FROM_CACHE = 0, 1, 2, 6
+_PF_PRESENT, _PF_CACHED = 0, 2
+
+
+@njit(cache=CACHE)
+def attempts_for_target(p: float, slack: int, target: float) -> int:
+    """Smallest ``n >= 1`` with ``1 - (1 - p)**(n * slack) >= target`` (a large number if
+    none does, e.g. ``p = 0``; 0 when ``slack`` is 0)."""
+    if slack <= 0:
+        return 0
+    p = min(max(p, 0.0), 1.0)
+    if 0.0 < p < 1.0:
+        # (1 - p)**(n s) <= 1 - target  <=>  n >= log(1 - target) / (s log(1 - p))
+        ratio = math.log1p(-target) / (slack * math.log1p(-p)) if target < 1.0 else math.inf
+        # A tiny tolerance keeps an exact integer ratio from rounding up.
+        needed = math.ceil(min(ratio, float(_UNREACHABLE)) - 1e-9)
+    else:
+        needed = 1 if p >= 1.0 else _UNREACHABLE
+    return max(needed, 1)
+
+
+@njit(cache=CACHE)
+def _dp_round(p: float, k_max: int, w_attempt: float, value_after: float) -> tuple[float, int]:
+    """Best expected reward and attempts (the fewest among equals) of one round of a single
+    request, ``max_n q(n) + (1 - q(n)) V_after - w_attempt n`` over ``n`` in ``0..k_max``
+    with ``q(n) = 1 - (1 - p)**n``."""
+    top, choice = -math.inf, 0
+    for n in range(k_max + 1):
+        success = 1.0 - (1.0 - p) ** float(n)
+        outcome = success + (1.0 - success) * value_after - w_attempt * n
+        if outcome > top:
+            top, choice = outcome, n
+    return top, choice
+
+
+@njit(cache=CACHE)
+def single_request_dp(p: float, rounds: int, k_max: int, w_attempt: float, w_fail: float, values, best) -> None:
+    """The single-request optimum by rounds left (``docs/model.md#single-request-optimum``):
+    ``V(0) = -w_fail``, ``V(r) = max_n q(n) + (1 - q(n)) V(r-1) - w_attempt n``;
+    ``values[r]`` and ``best[r]`` (``best[0] = 0``) for ``r`` in ``0..rounds``."""
+    values[0], best[0] = -w_fail, 0
+    for r in range(1, rounds + 1):
+        values[r], best[r] = _dp_round(p, k_max, w_attempt, values[r - 1])
+
+
+@njit(cache=CACHE)
+def single_request_dp_rows(p, k_max, w_attempt: float, w_fail: float, values, best) -> None:
+    """:func:`single_request_dp` for each ``p[row]`` with its ``k_max[row]``, into
+    ``values[row]`` and ``best[row]`` (``(n, rounds + 1)`` each)."""
+    for row in range(p.shape[0]):
+        single_request_dp(p[row], values.shape[1] - 1, k_max[row], w_attempt, w_fail, values[row], best[row])
+
+
+@njit(cache=CACHE)
+def _dp_choice(p: float, slack: int, limit: int, policy) -> int:
+    """The single-request optimum's attempts this round with ``slack`` rounds left."""
+    value, choice = -policy[P_W_FAIL], 0
+    for _ in range(min(slack, int(policy[P_SLACK_SCALE]))):
+        value, choice = _dp_round(p, limit, policy[P_W_ATTEMPT], value)
+    return choice
+
+
+@njit(cache=CACHE)
+def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
+    """``actions[i]`` = ``wanted`` cut to ``capacity`` (-1: unlimited), serving the slots
+    in ``order`` while the wanted total before them stays below it (the last may get a part)."""
+    before = 0
+    for t in range(order.shape[0]):
+        j = order[t]
+        actions[i, j] = wanted[j] if capacity < 0 else min(wanted[j], max(capacity - before, 0))
+        before += wanted[j]
+
+
+@njit(cache=CACHE)
+def _likelihood(i: int, j: int, obs, k: int) -> float:
+    """``p_ab`` of request slot ``j`` (0 if empty); 0 for a prefetch slot."""
+    at = N_GLOBAL + N_REQUEST * j
+    if j >= k or obs[i, at + _R_PRESENT] <= 0.5:
+        return 0.0
+    return float(obs[i, at + _R_P])
+
+
+@njit(cache=CACHE)
+def _act(i: int, policy, obs, limits, actions, scratch) -> None:
+    """Attempts per slot of row ``i`` for the scheduler ``policy[P_CODE]``."""
+    code, k, m = int(policy[P_CODE]), int(policy[P_K]), int(policy[P_M])
+    s = k + m
+    scale = int(policy[P_SLACK_SCALE])
+    wanted, order, keys = scratch[i, :s], scratch[i, s : 2 * s], scratch[i, 2 * s : 3 * s]
+    for j in range(s):
+        wanted[j], order[j] = 0, j
+    if code == SEQUENTIAL:
+        for j in range(k):
+            actions[i, j] = 0
+        for j in range(m):
+            actions[i, k + j] = 0
+        for j in range(k):
+            if obs[i, N_GLOBAL + N_REQUEST * j + _R_PRESENT] > 0.5 and limits[i, j] > 0:
+                actions[i, j] = 1
+                break
+        return
+    # Request features, read as policies do: slack rounded back to whole rounds.
+    for j in range(k):
+        at = N_GLOBAL + N_REQUEST * j
+        present = obs[i, at + _R_PRESENT] > 0.5
+        p = float(obs[i, at + _R_P]) if present else 0.0
+        slack = int(np.rint(float(obs[i, at + _R_SLACK]) * scale)) if present else 0
+        from_cache = present and obs[i, at + _R_FROM_CACHE] > 0.5
+        limit = limits[i, j] if present else 0
+        if code == LOG_PARALLEL:
+            wanted[j] = 0 if from_cache else min(int(policy[P_K_PARALLEL]), limit)
+        elif code == SINGLE_REQUEST_DP:
+            wanted[j] = 0 if from_cache else _dp_choice(p, slack, limit, policy)
+        else:
+            limit = min(limit, int(policy[P_REQUEST_CAP]))
+            best_chance = 1.0 - (1.0 - p) ** float(limit * slack)
+            skip = from_cache or best_chance < policy[P_GIVE_UP]
+            needed = attempts_for_target(p, slack, policy[P_TARGET])
+            wanted[j] = 0 if skip else min(needed, limit)
+        keys[j] = slack if present else scale + 1
+    if code == DEADLINE:
+        for j in range(m):
+            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * j
+            present = obs[i, at + _PF_PRESENT] > 0.5
+            cached = float(obs[i, at + _PF_CACHED]) if present else 0.0
+            if policy[P_PREFETCH] > 0 and cached <= 0.0:
+                wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j] if present else 0)
+            keys[k + j] = scale + 2
+        # Least slack first, then the likeliest to succeed; a stable insertion sort.
+        for t in range(1, s):
+            j = order[t]
+            u = t
+            while u > 0 and (keys[order[u - 1]] > keys[j] or (
+                    keys[order[u - 1]] == keys[j] and _likelihood(i, order[u - 1], obs, k) < _likelihood(i, j, obs, k))):
+                order[u] = order[u - 1]
+                u -= 1
+            order[u] = j
+    _grant_in_order(i, wanted, order, int(policy[P_CAPACITY]), actions)
+
+
+@njit(cache=CACHE)
+def act_envs(policy, obs, limits, actions, scratch) -> None:
+    """A handcrafted scheduler's attempts for every row of ``obs`` ((B, D) float32), given
+    each slot's largest allowed attempts ``limits`` ((B, K + M) int64); ``scratch`` is
+    (B, 3 (K + M)) int64."""
+    for i in range(obs.shape[0]):
+        _act(i, policy, obs, limits, actions, scratch)
+
+
+@njit(cache=CACHE)
+def _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
+          actions, scratch, returns, key) -> None:
+    """One whole episode of env ``i`` under ``policy``: its totals stay in the state and
+    its return in ``returns[i]``."""
+    _start(i, ints, valid, totals, iparams, ftable, itable, work, key)
+    _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
+    returns[i] = 0.0
+    while True:
+        _act(i, policy, obs, work, actions, scratch)
+        _step_env(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency, work)
+        returns[i] += out[i, O_REWARD]
+        if out[i, O_TERMINATED] > 0 or out[i, O_TRUNCATED] > 0:
+            return
+
+
+@njit(cache=CACHE)
+def play_serial(keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch, returns) -> None:
+    """Play one episode in every env, keyed ``keys``, one env after the other (the fused
+    Monte Carlo: no Python between rounds)."""
+    (iparams, fparams, itable, ftable, work, latency, _,
+     totals, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
+    for i in range(ints.shape[0]):
+        _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
+              actions, scratch, returns, keys[i])
+
+
+@njit(cache=CACHE, parallel=True)
+def play_parallel(keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch, returns) -> None:
+    """:func:`play_serial` with the envs spread over numba's threads."""
+    (iparams, fparams, itable, ftable, work, latency, _,
+     totals, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
+    for i in prange(ints.shape[0]):
+        _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
+              actions, scratch, returns, keys[i])

@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from agents.base import KernelPolicy
 from modenhub_env.config import HubConfig
+from modenhub_env.core import HubCore
+from modenhub_env.interface import keys_for_seeds
 from modenhub_env.vector_env import ModEnHubVectorEnv
 
 
@@ -48,7 +51,9 @@ def run_episodes(
     """Play ``episodes`` episodes of ``config`` with ``policy`` (anything with SB3's
     ``predict``), ``max_batch`` at a time. Episode ``e`` is seeded by
     :func:`episode_seed`, so a deterministic policy's results do not depend on
-    ``max_batch``, and runs from different seeds share no episode.
+    ``max_batch``, and runs from different seeds share no episode. A compiled scheduler
+    (:class:`~agents.base.KernelPolicy`) plays whole episodes in one kernel call
+    (``HubCore.play``), with the same results as stepping it round by round.
 
     :param progress: optional callable ``progress(episodes_finished)`` for progress bars.
     """
@@ -58,7 +63,8 @@ def run_episodes(
     for start in range(0, episodes, max_batch):
         size = min(max_batch, episodes - start)
         seeds = [episode_seed(seed, e) for e in range(start, start + size)]
-        chunks.append(_run_chunk(config, policy, seeds, progress))
+        run = _play_chunk if isinstance(policy, KernelPolicy) else _run_chunk
+        chunks.append(run(config, policy, seeds, progress))
     return EpisodeTotals(
         counters={k: np.concatenate([c.counters[k] for c in chunks]) for k in chunks[0].counters},
         returns=np.concatenate([c.returns for c in chunks]),
@@ -69,6 +75,17 @@ def run_episodes(
 def episode_seed(seed: int, episode: int) -> int:
     """The seed of episode ``episode`` of a run seeded ``seed``: a hash of both."""
     return int(np.random.SeedSequence([seed, episode]).generate_state(1, dtype=np.uint64)[0])
+
+
+def _play_chunk(config: HubConfig, policy: KernelPolicy, seeds: list[int], progress: Any) -> EpisodeTotals:
+    core = HubCore(config, len(seeds))
+    keys = keys_for_seeds(seeds, core.state.key, fallback=None)
+    returns = core.play(policy.params, keys)
+    counters = {name: total.copy() for name, total in core.state.totals.items()}
+    counters["rounds"] = core.state.round.astype(np.float64)
+    if progress is not None:
+        progress(len(seeds))
+    return EpisodeTotals(counters=counters, returns=returns, latency_hist=core.state.latency_hist.copy())
 
 
 def _run_chunk(config: HubConfig, policy: Any, seeds: list[int], progress: Any) -> EpisodeTotals:
