@@ -93,34 +93,49 @@ class HubCore:
         self.max_budget = max_budget(config, self.trace)  # [rounds] L, the slack's scale
         self.n_slots = config.request_slots + config.prefetch_slots
         self.visible = min(config.request_slots, config.queue_size)
-        layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget)
-        iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, layout)
-        b, width, scratch, size = self.batch, layout.width, work_width(config), observation_size(
-            config.request_slots, config.prefetch_slots
-        )
+        self.layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget)
+        iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout)
+        b, width, scratch = self.batch, self.layout.width, work_width(config)
+        size = observation_size(config.request_slots, config.prefetch_slots)
         sections = {kn.I_AT_WORK: width, kn.I_AT_ROUND_LATENCY: width + scratch,
                     kn.I_AT_FINAL_LATENCY: width + scratch + self.max_budget, kn.I_OBS_SIZE: size}
         for index, value in sections.items():
             iparams[index] = value
         self._iconsts, self._fconsts = np.concatenate([iparams, itable]), np.concatenate([fparams, ftable])
-        # The kernels' packed buffers; everything below is a view of one of them.
+        # The kernels' packed buffers; the arrays the faces read are views of them.
         self._ints = np.zeros((b, width + scratch + 2 * self.max_budget), dtype=np.int64)
         self._valid = np.zeros((b, config.queue_size), dtype=bool)
         self._floats = np.zeros((b, 2 * kn.N_COUNTERS + 2 * kn.OUT_WIDTH + 1))
         self._obs = np.zeros((b, 2 * size), dtype=np.float32)
-        keys = self._ints.view(np.uint64)[:, kn.S_KEY]
-        self.state = HubState.over(self._ints, self._valid, keys, self._floats[:, : kn.N_COUNTERS], layout)
+        self._bind_views()
         for empty in (self.state.q_reserved, self.state.c_pair, self.state.r_pair):
             empty[:] = -1
+
+    def _bind_views(self) -> None:
+        """The named views of the packed buffers (again after unpickling, which copies views)."""
+        p = self._iconsts
+        work, latency, final = p[kn.I_AT_WORK], p[kn.I_AT_ROUND_LATENCY], p[kn.I_AT_FINAL_LATENCY]
+        size, counters = p[kn.I_OBS_SIZE], kn.N_COUNTERS
+        keys = self._ints.view(np.uint64)[:, kn.S_KEY]
+        self.state = HubState.over(self._ints, self._valid, keys, self._floats[:, :counters], self.layout)
         # Outputs of the last kernel call, overwritten by the next one.
         self.obs = self._obs[:, :size]  # (B, D) float32
-        self.out = self._floats[:, kn.N_COUNTERS : kn.N_COUNTERS + kn.OUT_WIDTH]  # reward, flags, info
-        self.latency = self._ints[:, width + scratch : width + scratch + self.max_budget]  # the round's
-        self.work = self._ints[:, width : width + scratch]  # slot limits, then scratch
+        self.out = self._floats[:, counters : counters + kn.OUT_WIDTH]  # reward, flags, info
+        self.latency = self._ints[:, latency:final]  # (B, L) the round's served by latency
+        self.work = self._ints[:, work:latency]  # slot limits, then scratch
         # What an env that ended and restarted (autoreset) leaves behind.
         self.final_obs = self._obs[:, size:]
-        self.final_out = self._floats[:, kn.N_COUNTERS + kn.OUT_WIDTH :]  # out, totals, rounds
-        self.final_latency = self._ints[:, width + scratch + self.max_budget :]
+        self.final_out = self._floats[:, counters + kn.OUT_WIDTH :]  # out, totals, rounds
+        self.final_latency = self._ints[:, final:]
+
+    _VIEWS = ("state", "obs", "out", "latency", "work", "final_obs", "final_out", "final_latency")
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in vars(self).items() if key not in self._VIEWS}
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self._bind_views()
 
     # ------------------------------------------------------------------ kernels
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from modenhub_env import interface, render
 from modenhub_env.config import HubConfig
@@ -125,6 +126,7 @@ class ModEnHubEnv(gym.Env):
         self.action_space = interface.action_space(self.config)
         self.core = HubCore(self.config, 1)
         self._last_info: dict[str, Any] = {}
+        self._needs_reset = True
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -135,10 +137,13 @@ class ModEnHubEnv(gym.Env):
             self.config, self.core = config, HubCore(config, 1)
         keys = interface.keys_for_seeds([seed], self.core.state.key, self.np_random)
         self.core.reset(np.ones(1, dtype=bool), keys)
+        self._needs_reset = False
         self._last_info = interface.row_of(interface.state_info(self.core), 0)
         return self.core.obs[0].copy(), dict(self._last_info)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise ResetNeeded("call reset() before step(): the env has no episode yet")
         actions = interface.check_actions(action, (), self.config)
         try:
             self.core.advance(actions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -55,6 +56,7 @@ class ModEnHubVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._last_info: dict[str, Any] = {}
+        self._needs_reset = True
         self._all = np.ones(self.num_envs, dtype=bool)
 
     def reset(
@@ -71,6 +73,7 @@ class ModEnHubVectorEnv(VectorEnv):
         seeds = self._per_env_seeds(seed)
         keys = interface.keys_for_seeds(seeds, self.core.state.key, self.np_random)
         self.core.reset(np.ones(self.num_envs, dtype=bool), keys)
+        self._needs_reset = False
         info = _masked(interface.state_info(self.core), self._all)
         self._last_info = info
         return self.core.obs.copy(), info
@@ -88,6 +91,8 @@ class ModEnHubVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._needs_reset:
+            raise ResetNeeded("call reset() before step(): the envs have no episodes yet")
         checked = interface.check_actions(actions, (self.num_envs,), self.config)
         self.core.advance(checked, autoreset=True)
         out = self.core.out

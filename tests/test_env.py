@@ -411,3 +411,13 @@ def test_render__returns_text_or_image(render_mode):
         assert isinstance(frame, str) and "round 1" in frame
     else:
         assert isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.dtype == np.uint8
+
+
+def test_env__step_before_reset_raises_and_changes_nothing():
+    env = ModEnHubEnv(preset="contention")
+    before = snapshot(env)
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        env.step(env.action_space.sample())
+    assert_same_state(before, snapshot(env))
+    env.reset(seed=0)
+    env.step(np.zeros(env.action_space.shape, dtype=np.int64))

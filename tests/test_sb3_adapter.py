@@ -156,3 +156,11 @@ def test_maskable_ppo__learns_a_few_steps_with_masks():
     cfg = venv.config
     limits = masks.reshape(4, -1, cfg.k_max + 1).sum(axis=2) - 1
     assert np.all(action <= limits)
+
+
+def test_vec_env__step_before_reset_raises():
+    import gymnasium as gym
+
+    venv = ModEnHubVecEnv(2, preset="paper")
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        venv.step(_zeros(venv))

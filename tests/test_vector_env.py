@@ -357,3 +357,10 @@ def test_step__info_has_masked_counters_and_reward_components():
             assert info[name].shape == (3,), name
             np.testing.assert_array_equal(info[f"_{name}"], True)
         np.testing.assert_allclose(reward, sum(info[name] for name in REWARD_PARTS))
+
+
+def test_vector_env__step_before_reset_raises():
+    venv = ModEnHubVectorEnv(3, preset="hotspot")
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        venv.step(np.zeros((3,) + venv.single_action_space.shape, dtype=np.int64))
+    assert np.all(venv.core.state.round == 0) and not venv.core.state.q_valid.any()
