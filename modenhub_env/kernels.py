@@ -40,12 +40,17 @@ from numba import njit, prange
 # ---------------------------------------------------------------------------- caching
 
 
-def _cache_dir_writable() -> bool:
-    """Whether numba can write its on-disk cache: beside this file, in
-    ``NUMBA_CACHE_DIR``, or in the user's cache folder (numba's own fallbacks)."""
+def cache_folders() -> list[str]:
+    """Where numba may keep its on-disk cache, in its order: ``NUMBA_CACHE_DIR`` if set,
+    beside this file, the user's cache folder."""
     candidates = [os.environ.get("NUMBA_CACHE_DIR"), os.path.join(os.path.dirname(__file__), "__pycache__")]
     candidates.append(os.path.join(os.path.expanduser("~"), ".cache", "numba"))
-    for folder in filter(None, candidates):
+    return [folder for folder in candidates if folder]
+
+
+def cache_writable(folders: list[str]) -> bool:
+    """Whether any of ``folders`` can be created and written to."""
+    for folder in folders:
         try:
             os.makedirs(folder, exist_ok=True)
             with tempfile.TemporaryFile(dir=folder):
@@ -55,7 +60,7 @@ def _cache_dir_writable() -> bool:
     return False
 
 
-CACHE = _cache_dir_writable()
+CACHE = cache_writable(cache_folders())
 if not CACHE:
     warnings.warn(
         "modenhub: no writable folder for numba's kernel cache (beside the package, "

@@ -1,0 +1,206 @@
+"""The compiled kernels themselves: serial equals parallel bit for bit, one signature per
+kernel, one file for all jitted code, the on-disk cache (and that an edit invalidates it),
+and the same numbers with numba's JIT disabled."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+from agents import make_policy
+from modenhub_env import HubConfig, kernels
+from modenhub_env.core import HubCore
+from modenhub_env.interface import keys_for_seeds
+from modenhub_env.vector_env import ModEnHubVectorEnv
+from train.rollout import episode_seed, run_episodes
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_KERNELS = (
+    "step_serial", "step_parallel", "reset_envs", "observe_envs", "next_episode_keys", "act_envs",
+    "play_serial", "play_parallel", "single_request_dp_rows", "attempts_for_target",
+)
+
+
+def _started(config: HubConfig, batch: int, seed: int = 11) -> HubCore:
+    core = HubCore(config, batch)
+    core.reset(np.ones(batch, dtype=bool), keys_for_seeds([seed + i for i in range(batch)], core.state.key, None))
+    return core
+
+
+def _buffers(core: HubCore) -> list[np.ndarray]:
+    return [core._ints.copy(), core._valid.copy(), core._floats.copy(), core._obs.copy()]
+
+
+@pytest.mark.parametrize("preset", ["paper", "contention", "decoherence", "hotspot"])
+def test_step__serial_and_parallel_kernels_agree_bit_for_bit(preset: str):
+    if numba.get_num_threads() < 2:
+        pytest.skip("numba runs on one thread here: prange would be serial")
+    config = HubConfig.preset(preset, episode_requests=20) if preset == "paper" else HubConfig.preset(preset)
+    serial, parallel = _started(config, 64), _started(config, 64)
+    gen = np.random.default_rng(3)
+    for _ in range(300):  # long enough for autoresets in every preset
+        actions = gen.integers(0, config.k_max + 1, size=(64, serial.n_slots))
+        for core, kernel in ((serial, kernels.step_serial), (parallel, kernels.step_parallel)):
+            kernel(core._ints, core._valid, core._floats, core._obs, core._iconsts, core._fconsts, actions, True)
+    for mine, theirs in zip(_buffers(serial), _buffers(parallel), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert serial.state.totals["arrived"].sum() > 0
+
+
+def test_play__serial_and_parallel_kernels_agree_bit_for_bit():
+    config = HubConfig.preset("contention")
+    policy = make_policy("deadline", config)
+    keys = keys_for_seeds(list(range(40)), np.zeros(40, dtype=np.uint64), None)
+    results = []
+    for kernel in (kernels.play_serial, kernels.play_parallel):
+        core = HubCore(config, 40)
+        actions = np.zeros((40, core.n_slots), dtype=np.int64)
+        scratch = np.zeros((40, 3 * core.n_slots), dtype=np.int64)
+        returns = np.zeros(40)
+        kernel(keys, core._ints, core._valid, core._floats, core._obs, core._iconsts, core._fconsts,
+               policy.params, actions, scratch, returns)
+        results.append((returns, core._floats[:, : kernels.N_COUNTERS].copy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_play__equals_stepping_the_vector_env_round_by_round():
+    config = HubConfig.preset("hotspot")
+    policy = make_policy("deadline", config)
+    fused = run_episodes(config, policy, 6, seed=4)
+    env = ModEnHubVectorEnv(6, config=config)
+    obs, _ = env.reset(seed=[int(s) for s in _episode_seeds(4, 6)])
+    done, returns = np.zeros(6, dtype=bool), np.zeros(6)
+    served = np.zeros(6)
+    while not done.all():
+        actions, _ = policy.predict(obs, action_masks=env.action_masks())
+        obs, reward, terminated, truncated, info = env.step(actions)
+        returns += np.where(done, 0.0, reward)
+        ended = (terminated | truncated) & ~done
+        if ended.any():
+            served[ended] = info["final_info"]["episode"]["served"][ended]
+        done |= ended
+    np.testing.assert_array_equal(fused.returns, returns)
+    np.testing.assert_array_equal(fused["served"], served)
+
+
+def _episode_seeds(seed: int, episodes: int) -> list[int]:
+    return [episode_seed(seed, e) for e in range(episodes)]
+
+
+def test_kernels__each_entry_kernel_keeps_one_signature():
+    """Every face, scheduler and study calls the kernels with the same argument types."""
+    config = HubConfig.preset("decoherence")
+    env = ModEnHubVectorEnv(300, config=config)  # >= PARALLEL_MIN_BATCH: the prange kernel
+    obs, _ = env.reset(seed=0)
+    for name in ("log-parallel", "sequential", "deadline", "dp-optimal"):
+        actions, _ = make_policy(name, config).predict(obs)
+        obs, *_ = env.step(actions)
+        run_episodes(config, make_policy(name, config), 2, seed=1)
+    small = ModEnHubVectorEnv(2, config=config)
+    small.reset(seed=0)
+    small.step(np.zeros((2, small.single_action_space.shape[0]), dtype=np.int32))
+    small.action_masks()
+    make_policy("dp-optimal", config).predict(obs[0].astype(np.float64))
+    for name in ENTRY_KERNELS:
+        dispatcher = getattr(kernels, name)
+        assert len(dispatcher.signatures) <= 1, (name, dispatcher.signatures)
+
+
+def test_kernels__all_jitted_code_lives_in_the_kernels_file():
+    """A kernel embeds the helpers it calls in its cache, and numba checks only the
+    kernel's own file for changes: jitted code elsewhere could be loaded stale."""
+    offenders = []
+    for folder in ("modenhub_env", "agents", "train"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "kernels.py" and folder == "modenhub_env":
+                continue
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Name, ast.Attribute)) and getattr(node, "id", getattr(node, "attr", "")) in (
+                    "njit", "jit", "vectorize", "guvectorize"
+                ):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_cache_writable__finds_a_writable_folder_and_refuses_an_impossible_one(tmp_path):
+    assert kernels.cache_writable([str(tmp_path / "cache")])
+    assert (tmp_path / "cache").is_dir()
+    assert not kernels.cache_writable(["/dev/null/cache"])  # under a file: not even root can
+    assert kernels.cache_writable(["/dev/null/cache", str(tmp_path / "second")])
+
+
+def test_cache_folders__honour_numba_cache_dir_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert kernels.cache_folders()[0] == str(tmp_path)
+
+
+_PROBE = """
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import kernels_copy as k
+print(repr(k.uniform(np.uint64(12345), 7, 1, 3)))
+"""
+
+
+def test_cache__an_edit_of_the_kernels_file_invalidates_its_compiled_kernels(tmp_path):
+    """``uniform`` calls ``splitmix64``; editing the helper must change what a second
+    process gets, not load the first process's cached machine code."""
+    source = (ROOT / "modenhub_env" / "kernels.py").read_text()
+    copy = tmp_path / "kernels_copy.py"
+    copy.write_text(source)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def probe() -> str:
+        done = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path)], env=env, capture_output=True,
+                              text=True, check=True, timeout=300)
+        return done.stdout.strip()
+
+    first = probe()
+    assert probe() == first and any((tmp_path / "cache").rglob("*.nbi"))  # cached and reused
+    edited = source.replace("return z ^ (z >> _SHIFT_31)", "return z ^ (z >> _SHIFT_30)", 1)
+    assert edited != source
+    copy.write_text(edited)
+    assert probe() != first
+
+
+_PYTHON_MODE = """
+import hashlib, json, numpy as np
+from modenhub_env.vector_env import ModEnHubVectorEnv
+env = ModEnHubVectorEnv(2, preset="decoherence")
+obs, _ = env.reset(seed=5)
+digest = hashlib.sha256(obs.tobytes())
+gen = np.random.default_rng(0)
+for _ in range(12):
+    obs, reward, *_ = env.step(gen.integers(0, 13, size=(2, 10)))
+    digest.update(obs.tobytes() + reward.tobytes())
+print(json.dumps(digest.hexdigest()))
+"""
+
+
+def test_kernels__run_warning_free_as_plain_python_with_the_same_numbers():
+    def run(disable: str) -> str:
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disable}
+        done = subprocess.run([sys.executable, "-W", "error", "-c", _PYTHON_MODE], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout)
+
+    assert run("1") == run("0")
+
+
+def test_core__memory_stays_linear_in_the_batch_at_1024_qpus():
+    """N = 1,024 with B = 1,024 fits in far less than a GiB: no (B, N^2) arrays."""
+    core = HubCore(HubConfig.preset("paper", n_qpus=1024), 1024)
+    held = sum(array.nbytes for array in (core._ints, core._valid, core._floats, core._obs))
+    assert held < 64 * 2**20
+    assert core._fconsts.nbytes + core._iconsts.nbytes < 2**20  # no per-pair table either
