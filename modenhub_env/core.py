@@ -2,7 +2,7 @@
 
 ``HubCore`` holds ``B`` independent hubs of one configuration as a few packed arrays and
 advances them with the compiled kernels of :mod:`modenhub_env.kernels`, one call per round
-for the whole batch (serial for small batches, over numba's threads for large ones). The
+for the whole batch (on one thread for small batches, on several for large ones). The
 Gymnasium env, the native vector env, the Stable-Baselines3 adapter and the Monte Carlo
 studies all drive it. It imports neither gymnasium nor torch.
 
@@ -26,9 +26,10 @@ One round of one hub, in order (``docs/model.md#one-round``):
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from modenhub_env import kernels as kn
@@ -37,8 +38,52 @@ from modenhub_env.observation import observation_size
 from modenhub_env.state import COUNTERS, HubState, Layout
 from modenhub_env.workload import Popularity, Trace, load_trace, max_budget, poisson_cdf
 
-#: Batches at least this large step over numba's threads (when it has more than one).
+#: Batches at least this large are stepped by several threads at once (see :func:`set_threads`).
 PARALLEL_MIN_BATCH = 256
+
+
+def _default_threads() -> int:
+    chosen = os.environ.get("MODENHUB_THREADS")
+    if chosen is not None:
+        if not chosen.isdigit() or int(chosen) < 1:
+            raise ValueError(f"MODENHUB_THREADS must be a positive integer, got {chosen!r}")
+        return int(chosen)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_threads = _default_threads()
+_pool: ThreadPoolExecutor | None = None
+
+
+def set_threads(count: int) -> None:
+    """Threads that step a large batch (or play many episodes) at once, each its own rows;
+    1 steps every batch on the calling thread. The default is ``MODENHUB_THREADS`` or the
+    CPUs this process may use. Results do not depend on it."""
+    global _threads, _pool
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"threads must be a positive integer, got {count!r}")
+    if _pool is not None and count != _threads:
+        _pool.shutdown()
+        _pool = None
+    _threads = int(count)
+
+
+def get_threads() -> int:
+    """The thread count of :func:`set_threads`."""
+    return _threads
+
+
+def _spread(kernel, batch: int, smallest: int, *args) -> list:
+    """``kernel(start, stop, *args)`` over the rows ``0..batch-1``: on this thread, or in
+    contiguous blocks on the pool's threads (the kernels release the GIL)."""
+    global _pool
+    if batch < smallest or _threads == 1:
+        return [kernel(0, batch, *args)]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="modenhub")
+    bounds = np.linspace(0, batch, min(_threads, batch) + 1).astype(int).tolist()
+    jobs = [_pool.submit(kernel, start, stop, *args) for start, stop in zip(bounds, bounds[1:], strict=False)]
+    return [job.result() for job in jobs]
 
 #: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
 INFO_COLUMNS = COUNTERS + (
@@ -154,14 +199,16 @@ class HubCore:
         :param actions: attempts per slot, (B, K + M) int64, C-contiguous.
         :raises ActionRangeError: an action outside ``[0, k_max]``; nothing moves then.
         """
-        kernel = kn.step_parallel if self._parallel() else kn.step_serial
-        bad = kernel(self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts, actions, autoreset)
+        if self.batch >= PARALLEL_MIN_BATCH:  # no block may move before every action is checked
+            bad = kn.first_bad_action(actions, self._iconsts, 0, self.batch)
+        else:
+            bad = -1
+        if bad < 0:
+            args = (self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts, actions, autoreset)
+            bad = max(_spread(kn.step_rows, self.batch, PARALLEL_MIN_BATCH, *args))
         if bad >= 0:
             row, slot = divmod(bad, self.n_slots)
             raise ActionRangeError(row, slot, int(actions[row, slot]), self.config.k_max)
-
-    def _parallel(self, smallest: int = PARALLEL_MIN_BATCH) -> bool:
-        return self.batch >= smallest and numba.get_num_threads() > 1
 
     def play(self, policy: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Play one whole episode in every env under a compiled scheduler (the ``params``
@@ -172,10 +219,10 @@ class HubCore:
         actions = np.zeros((self.batch, self.n_slots), dtype=np.int64)
         scratch = np.zeros((self.batch, 3 * self.n_slots), dtype=np.int64)
         returns = np.zeros(self.batch)
+        policy = np.ascontiguousarray(policy, dtype=np.float64)
         # Whole episodes are long: even two envs are worth a thread each.
-        kernel = kn.play_parallel if self._parallel(smallest=2) else kn.play_serial
-        kernel(keys, self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts,
-               np.ascontiguousarray(policy, dtype=np.float64), actions, scratch, returns)
+        _spread(kn.play_rows, self.batch, 2, keys, self._ints, self._valid, self._floats, self._obs,
+                self._iconsts, self._fconsts, policy, actions, scratch, returns)
         return returns
 
     def refresh(self) -> None:

@@ -22,8 +22,8 @@ Data layout (built by :mod:`modenhub_env.core`, which owns the arrays):
   limits after each call.
 
 Randomness is counter-based (SplitMix64 of key, round, stream and index), so an env's
-numbers never depend on its batch: a single env equals a row of a vector env, and the
-serial kernels equal the parallel ones bit for bit.
+numbers never depend on its batch: a single env equals a row of a vector env, and rows
+stepped by several threads at once equal rows stepped by one.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 from numba import config as numba_config
-from numba import njit, prange
+from numba import njit
 
 # ---------------------------------------------------------------------------- caching
 
@@ -789,10 +789,10 @@ def _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, 
 
 
 @njit(cache=CACHE)
-def first_bad_action(actions, iparams) -> int:
-    """Flat index of the first action outside ``[0, k_max]``, or -1."""
-    k_max = iparams[I_KMAX]
-    for i in range(actions.shape[0]):
+def first_bad_action(actions, iconsts, start: int, stop: int) -> int:
+    """Flat index of the first action outside ``[0, k_max]`` in rows ``start..stop-1``, or -1."""
+    k_max = iconsts[I_KMAX]
+    for i in range(start, stop):
         for j in range(actions.shape[1]):
             if actions[i, j] < 0 or actions[i, j] > k_max:
                 return i * actions.shape[1] + j
@@ -815,31 +815,18 @@ def _sections(ints, floats, obs, iconsts, fconsts):
     )
 
 
-@njit(cache=CACHE)
-def step_serial(ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
-    """Every env one round, one after the other; with ``autoreset`` a finished env keeps
-    its last observation and totals in the final sections and starts its next episode.
-    Returns :func:`first_bad_action`; nothing moves if it is not -1."""
+@njit(cache=CACHE, nogil=True)
+def step_rows(start, stop, ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
+    """Envs ``start..stop-1`` one round; with ``autoreset`` a finished env keeps its last
+    observation and totals in the final sections and starts its next episode. Returns
+    :func:`first_bad_action` of those rows; nothing moves if it is not -1. Releases the
+    GIL, so that threads can step disjoint rows at once."""
     (iparams, fparams, itable, ftable, work, latency, final_latency,
      totals, out, final_out, obs, final_obs) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
-    bad = first_bad_action(actions, iparams)
+    bad = first_bad_action(actions, iconsts, start, stop)
     if bad >= 0:
         return bad
-    for i in range(ints.shape[0]):
-        _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
-                 work, final_obs, final_out, final_latency, autoreset)
-    return -1
-
-
-@njit(cache=CACHE, parallel=True)
-def step_parallel(ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
-    """:func:`step_serial` with the envs spread over numba's threads."""
-    (iparams, fparams, itable, ftable, work, latency, final_latency,
-     totals, out, final_out, obs, final_obs) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
-    bad = first_bad_action(actions, iparams)
-    if bad >= 0:
-        return bad
-    for i in prange(ints.shape[0]):
+    for i in range(start, stop):
         _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
                  work, final_obs, final_out, final_latency, autoreset)
     return -1
@@ -1054,22 +1041,13 @@ def _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, la
             return
 
 
-@njit(cache=CACHE)
-def play_serial(keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch, returns) -> None:
-    """Play one episode in every env, keyed ``keys``, one env after the other (the fused
-    Monte Carlo: no Python between rounds)."""
+@njit(cache=CACHE, nogil=True)
+def play_rows(start, stop, keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch,
+              returns) -> None:
+    """Play one episode in each env ``start..stop-1``, keyed ``keys``: the fused Monte
+    Carlo, no Python between rounds. Releases the GIL, like :func:`step_rows`."""
     (iparams, fparams, itable, ftable, work, latency, _,
      totals, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
-    for i in range(ints.shape[0]):
-        _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
-              actions, scratch, returns, keys[i])
-
-
-@njit(cache=CACHE, parallel=True)
-def play_parallel(keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch, returns) -> None:
-    """:func:`play_serial` with the envs spread over numba's threads."""
-    (iparams, fparams, itable, ftable, work, latency, _,
-     totals, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
-    for i in prange(ints.shape[0]):
+    for i in range(start, stop):
         _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
               actions, scratch, returns, keys[i])

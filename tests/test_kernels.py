@@ -11,21 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
 from agents import make_policy
 from modenhub_env import HubConfig, kernels
-from modenhub_env.core import HubCore
+from modenhub_env import core as core_module
+from modenhub_env.core import ActionRangeError, HubCore
 from modenhub_env.interface import keys_for_seeds
 from modenhub_env.vector_env import ModEnHubVectorEnv
 from train.rollout import episode_seed, run_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_KERNELS = (
-    "step_serial", "step_parallel", "reset_envs", "observe_envs", "next_episode_keys", "act_envs",
-    "play_serial", "play_parallel", "single_request_dp_rows", "attempts_for_target",
+    "step_rows", "first_bad_action", "reset_envs", "observe_envs", "next_episode_keys", "act_envs",
+    "play_rows", "single_request_dp_rows", "attempts_for_target",
 )
 
 
@@ -39,37 +39,60 @@ def _buffers(core: HubCore) -> list[np.ndarray]:
     return [core._ints.copy(), core._valid.copy(), core._floats.copy(), core._obs.copy()]
 
 
+@pytest.fixture
+def threads():
+    """Restores the core's thread count after a test changes it."""
+    before = core_module.get_threads()
+    yield core_module.set_threads
+    core_module.set_threads(before)
+
+
 @pytest.mark.parametrize("preset", ["paper", "contention", "decoherence", "hotspot"])
-def test_step__serial_and_parallel_kernels_agree_bit_for_bit(preset: str):
-    if numba.get_num_threads() < 2:
-        pytest.skip("numba runs on one thread here: prange would be serial")
+def test_step__one_thread_and_three_agree_bit_for_bit(preset: str, threads):
     config = HubConfig.preset(preset, episode_requests=20) if preset == "paper" else HubConfig.preset(preset)
-    serial, parallel = _started(config, 64), _started(config, 64)
-    gen = np.random.default_rng(3)
-    for _ in range(300):  # long enough for autoresets in every preset
-        actions = gen.integers(0, config.k_max + 1, size=(64, serial.n_slots))
-        for core, kernel in ((serial, kernels.step_serial), (parallel, kernels.step_parallel)):
-            kernel(core._ints, core._valid, core._floats, core._obs, core._iconsts, core._fconsts, actions, True)
-    for mine, theirs in zip(_buffers(serial), _buffers(parallel), strict=True):
+    batch = core_module.PARALLEL_MIN_BATCH + 1  # big enough to be split, into blocks of unequal size
+    cores = []
+    for count in (1, 3):
+        threads(count)
+        core, gen = _started(config, batch), np.random.default_rng(3)
+        for _ in range(300):  # long enough for autoresets in every preset
+            core.advance(gen.integers(0, config.k_max + 1, size=(batch, core.n_slots)), autoreset=True)
+        cores.append(core)
+    for mine, theirs in zip(_buffers(cores[0]), _buffers(cores[1]), strict=True):
         np.testing.assert_array_equal(mine, theirs)
-    assert serial.state.totals["arrived"].sum() > 0
+    assert cores[0].state.totals["arrived"].sum() > 0
 
 
-def test_play__serial_and_parallel_kernels_agree_bit_for_bit():
+def test_step__a_bad_action_in_any_block_moves_no_env(threads):
+    threads(2)
+    batch = core_module.PARALLEL_MIN_BATCH * 2
+    core = _started(HubConfig.preset("contention"), batch)
+    before = _buffers(core)
+    actions = np.zeros((batch, core.n_slots), dtype=np.int64)
+    actions[-1, 0] = core.config.k_max + 1  # in the last block only
+    with pytest.raises(ActionRangeError, match=rf"action\[{batch - 1}, 0\]"):
+        core.advance(actions)
+    for mine, theirs in zip(before, _buffers(core), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_play__one_thread_and_two_agree_bit_for_bit(threads):
     config = HubConfig.preset("contention")
     policy = make_policy("deadline", config)
-    keys = keys_for_seeds(list(range(40)), np.zeros(40, dtype=np.uint64), None)
+    keys = keys_for_seeds(list(range(41)), np.zeros(41, dtype=np.uint64), None)
     results = []
-    for kernel in (kernels.play_serial, kernels.play_parallel):
-        core = HubCore(config, 40)
-        actions = np.zeros((40, core.n_slots), dtype=np.int64)
-        scratch = np.zeros((40, 3 * core.n_slots), dtype=np.int64)
-        returns = np.zeros(40)
-        kernel(keys, core._ints, core._valid, core._floats, core._obs, core._iconsts, core._fconsts,
-               policy.params, actions, scratch, returns)
-        results.append((returns, core._floats[:, : kernels.N_COUNTERS].copy()))
+    for count in (1, 2):
+        threads(count)
+        core = HubCore(config, 41)
+        results.append((core.play(policy.params, keys), core._floats[:, : kernels.N_COUNTERS].copy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_set_threads__refuses_what_is_not_a_positive_count():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            core_module.set_threads(bad)
 
 
 def test_play__equals_stepping_the_vector_env_round_by_round():
@@ -99,7 +122,7 @@ def _episode_seeds(seed: int, episodes: int) -> list[int]:
 def test_kernels__each_entry_kernel_keeps_one_signature():
     """Every face, scheduler and study calls the kernels with the same argument types."""
     config = HubConfig.preset("decoherence")
-    env = ModEnHubVectorEnv(300, config=config)  # >= PARALLEL_MIN_BATCH: the prange kernel
+    env = ModEnHubVectorEnv(300, config=config)  # >= PARALLEL_MIN_BATCH: split over threads
     obs, _ = env.reset(seed=0)
     for name in ("log-parallel", "sequential", "deadline", "dp-optimal"):
         actions, _ = make_policy(name, config).predict(obs)
