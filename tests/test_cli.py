@@ -15,7 +15,7 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "sweep", "bench")
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench")
 CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")  # those that take --preset and --set
 
 
@@ -114,7 +114,7 @@ def test_cli_defaults__reproduce_is_the_paper_study():
     assert args.preset == "paper"
     assert tuple(args.qpus) == reproduce.PAPER_QPUS
     assert args.trials == 2500 and args.seed == 0 and not args.resume and not args.quiet
-    assert args.out == Path("results") and args.overrides == []
+    assert args.out is None and args.overrides == []  # a fresh runs/ folder
     assert options.config_from(args) == PRESETS["paper"]
 
 
@@ -195,10 +195,10 @@ def test_cli_set__unknown_field_is_a_usage_error(command, capsys):
 @pytest.mark.parametrize("command", CONFIG_SUBCOMMANDS)
 def test_cli_set__out_of_range_value_names_field_and_range(command, tmp_path):
     with pytest.raises(SystemExit) as excinfo:
-        main([command, "--set", "n_qpus=0", "--quiet", "--out", str(tmp_path)])
+        main([command, "--set", "k_max=0", "--quiet", "--out", str(tmp_path)])
     message = str(excinfo.value.code)
     assert message.startswith("error:")
-    assert "n_qpus" in message and "[1, 4096]" in message and "0" in message
+    assert "k_max" in message and "[1, 1024]" in message and "0" in message
     assert not list(tmp_path.iterdir())
 
 

@@ -91,21 +91,28 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     :raises ValueError: not a checkpoint, damaged, or of another format or version,
         naming ``path``.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     size = path.stat().st_size
     if size > MAX_CHECKPOINT_BYTES:
         raise ValueError(f"{path}: {size} bytes, more than a checkpoint holds ({MAX_CHECKPOINT_BYTES})")
-    data = path.read_bytes()
+    try:
+        return read_checkpoint_bytes(path.read_bytes())
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def read_checkpoint_bytes(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and tensors of checkpoint bytes (:func:`read_checkpoint` without the file)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
     try:
         tensors = load(data)
         length = int.from_bytes(data[:8], "little")
         header = json.loads(json.loads(data[8 : 8 + length])["__metadata__"][FORMAT_NAME])
     except (SafetensorError, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise ValueError(f"{path}: not a modenhub checkpoint (damaged, or not a safetensors file)") from None
+        raise ValueError("not a modenhub checkpoint (damaged, or not a safetensors file)") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME or header.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: checkpoint format must be {FORMAT_NAME!r} version {FORMAT_VERSION}")
+        raise ValueError(f"checkpoint format must be {FORMAT_NAME!r} version {FORMAT_VERSION}")
     return header, tensors
 
 

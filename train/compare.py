@@ -103,10 +103,13 @@ def compare(
     :param trust_pickle: accept SB3 ``model.zip`` files (see :func:`scenarios`).
     :returns: the rows of ``learned_vs_handcrafted.csv`` (each scenario at its own N).
     """
+    from train.runs import check_writable
+
     found = scenarios(models, trust_pickle)
-    for _, config, model in found:  # a model that cannot be read fails before any run
-        load_policy(str(model), config, seed, trust_pickle)
     resized = at_other_n(found, over_n)  # a scenario that cannot change N fails before any run
+    for _, config, model in found:  # as does a model that cannot be read
+        load_policy(str(model), config, seed, trust_pickle)
+    check_writable(out)
     runs = (len(found) + len(resized)) * (len(HEURISTICS) + 1)
     with progress_bar(total=runs * episodes, desc="episodes", enabled=show_progress) as bar:
         rows = [row for name, config, model in found
@@ -318,9 +321,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from train.runs import output_folder
+    from train.runs import default_out
 
-    out = output_folder(args.out, "compare")
+    out = default_out("compare") if args.out is None else args.out  # checked by compare() before any run
     rows = compare(args.models, args.episodes, args.seed, out, not args.quiet, args.over_n, args.trust_pickle)
     print(format_table(rows, args.episodes))
     print(f"\nwrote {out}/learned_vs_handcrafted.csv, .md and .png")

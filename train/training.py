@@ -207,9 +207,9 @@ def train(args: Args) -> Path:
     if args.run_name is None:
         args.run_name = default_run_name(args)
     run_dir = Path(args.out) / args.run_name
+    _seed_everything(args.seed)
+    env = _make_env(config, args, env_seed=args.seed)  # before the folder: a bad --mix-n leaves no run
     with claim_new_run(run_dir):
-        _seed_everything(args.seed)
-        env = _make_env(config, args, env_seed=args.seed)  # before config.json: a bad --mix-n leaves no run
         write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
         print(f"run folder {run_dir}", file=sys.stderr)
         model = _make_model(args, env, run_dir)
