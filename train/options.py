@@ -58,7 +58,7 @@ def check_overrides_apply(config: HubConfig, overrides: Iterable[str]) -> None:
     for name in overrides:
         if name in ignored:
             raise ValueError(
-                f"--set {name}: workload {config.workload!r} ignores it (it reads none of {', '.join(ignored)}); "
+                f"--set {name}: workload {config.workload!r} ignores it (it ignores {', '.join(ignored)}); "
                 "drop it, or also --set workload=... to one that reads it"
             )
 

@@ -167,14 +167,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_namespace(ns: argparse.Namespace) -> Path:
     """Start (or with ``--resume``, continue) the run the parsed options describe."""
     if ns.resume is not None:
-        return resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
-    config_from(ns)  # a bad --set exits here with the config's message
-    names = {f.name for f in dataclasses.fields(Args)}
-    values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
-    values["overrides"] = dict(ns.overrides)
-    if ns.mix_n is not None:
-        values["mix_n"] = list(ns.mix_n)  # as config.json holds it
-    return train(Args(**values))
+        run_dir = resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
+    else:
+        config_from(ns)  # a bad --set exits here with the config's message
+        names = {f.name for f in dataclasses.fields(Args)}
+        values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
+        values["overrides"] = dict(ns.overrides)
+        if ns.mix_n is not None:
+            values["mix_n"] = list(ns.mix_n)  # as config.json holds it
+        run_dir = train(Args(**values))
+    print(f"wrote {run_dir}/ (model.safetensors, metrics.csv, learning_curve.png, checkpoints/)")
+    return run_dir
 
 
 def main(argv: list[str] | None = None) -> Path:
