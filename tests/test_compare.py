@@ -127,3 +127,18 @@ def test_compare__over_n_on_per_qpu_fibres_names_the_scenario_and_n(one_model, t
 
 def test_n_values__sorted_distinct_positive_integers():
     assert n_values("32,8, 16,8") == (8, 16, 32)
+
+
+def test_scenarios__a_folder_with_only_an_sb3_zip_needs_trust_pickle(one_model):
+    folder = one_model / "contention"
+    (folder / "model.safetensors").rename(folder / "model.zip")
+    with pytest.raises(ValueError, match=r"contention: holds only an SB3 model.zip.*--trust-pickle.*modenhub convert"):
+        scenarios(one_model)
+    assert scenarios(one_model, trust_pickle=True)[0][2] == folder / "model.zip"
+
+
+def test_compare__a_missing_models_folder_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--models", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert excinfo.value.code == 1
+    assert capsys.readouterr().err.strip() == f"error: --models {tmp_path / 'nowhere'}: no such folder"
