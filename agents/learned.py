@@ -52,6 +52,7 @@ FORMAT_VERSION = 1
 METADATA_KEY = "modenhub"
 ZIP_METADATA_ENTRY = "modenhub.json"  # in the .zip models of earlier versions
 MAX_MODEL_BYTES = 1 << 30  # [bytes] a model file larger than this is refused before reading
+MAX_LAYER_WIDTH = 4096  # [units] widest layer a model file may describe
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 #: Network classes a model file may name.
 NETWORK_CLASSES = ("SlotActorCriticPolicy", "MaskableSlotActorCriticPolicy", "ActorCriticPolicy",
@@ -207,6 +208,7 @@ def build_network(path: Path, header: dict[str, Any]) -> BasePolicy:
     unknown = sorted(set(kwargs) - set(NETWORK_KWARGS))
     if unknown:
         raise ValueError(f"{path}: unknown network arguments {unknown}; allowed: {', '.join(NETWORK_KWARGS)}")
+    _check_widths(path, kwargs)
     if "activation_fn" in kwargs:
         kwargs["activation_fn"] = _named(path, "activation_fn", kwargs["activation_fn"],
                                          {name: getattr(nn, name) for name in ACTIVATIONS})
@@ -221,6 +223,20 @@ def build_network(path: Path, header: dict[str, Any]) -> BasePolicy:
         return _network_classes()[spec["class"]](obs_space, action_space, lambda _: 0.0, **kwargs)
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         raise ValueError(f"{path}: cannot build the network it describes ({type(err).__name__}: {err})") from None
+
+
+def _check_widths(path: Path, kwargs: dict[str, Any]) -> None:
+    """Layer widths in ``[1, MAX_LAYER_WIDTH]``, checked before the network is built, so
+    that a file cannot make the loader allocate more than its weights hold."""
+    arch = kwargs.get("net_arch") or []
+    layers = [w for part in arch.values() for w in part] if isinstance(arch, dict) else list(arch)
+    extractor = kwargs.get("features_extractor_kwargs") or {}
+    widths = {"net_arch": layers, "slot_latent": [kwargs.get("slot_latent", 1)],
+              "features_extractor_kwargs.hidden": [extractor.get("hidden", 1)]}
+    for name, values in widths.items():
+        for width in values:
+            if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_LAYER_WIDTH:
+                raise ValueError(f"{path}: {name} must hold layer widths in [1, {MAX_LAYER_WIDTH}], got {width!r}")
 
 
 def _named(path: Path, key: str, name: Any, allowed: dict[str, type]) -> type:

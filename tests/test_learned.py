@@ -204,6 +204,8 @@ def rewritten(model_file: str, tmp_path, change) -> str:
         (lambda h: h["observation"].update(features=["x"] * 90), "observation layout"),
         (lambda h: h["config"].update(k_max=5), "action nvec"),
         (lambda h: h["network"]["kwargs"]["features_extractor_kwargs"].update(hidden=8), "weights do not fit"),
+        (lambda h: h["network"]["kwargs"].update(slot_latent=10**9), r"slot_latent must hold layer widths in \[1, 4096\]"),
+        (lambda h: h["network"]["kwargs"].update(net_arch=[64, "x"]), "net_arch must hold layer widths"),
     ],
 )
 def test_load__a_bad_header_is_refused_naming_the_file(model_file, tmp_path, change, message):
