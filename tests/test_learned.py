@@ -340,3 +340,15 @@ def test_heuristic_prior__a_strong_prior_makes_an_untrained_policy_act_as_the_he
     assert expected[:, :2].sum() > 0  # the heuristic launches something to follow
     actions, _ = LearnedPolicy.load(path).predict(obs, action_masks=masks)  # the prior is saved with the model
     np.testing.assert_array_equal(actions, expected)
+
+
+def test_convert_cli__needs_trust_pickle_then_writes_a_model_file(trusted_zip, tmp_path, capsys):
+    from train.cli import main
+
+    target = tmp_path / "converted.safetensors"
+    with pytest.raises(SystemExit) as excinfo:
+        main(["convert", trusted_zip, "--out", str(target)])
+    assert "--trust-pickle" in str(excinfo.value.code) and not target.exists()
+    main(["convert", trusted_zip, "--out", str(target), "--trust-pickle"])
+    assert f"wrote {target}" in capsys.readouterr().out
+    assert LearnedPolicy.load(target).algo == "ppo"
