@@ -44,7 +44,7 @@ def test_check_invariants__hold_after_ordinary_steps():
         (lambda core, obs, info: core.state.totals["arrived"].__iadd__(1), "arrived != served"),
         (lambda core, obs, info: core.state.latency_hist.__setitem__((0, 0), 10**6), "latency histogram"),
         (lambda core, obs, info: core.state.c_pair.__setitem__((0, slice(0, 3)), 7), "cache_per_pair"),
-        (lambda core, obs, info: core.state.c_birth.__setitem__((0, slice(None)), 10**6), "cached ebit fidelity"),
+        (lambda core, obs, info: core.state.c_birth.__setitem__((0, slice(None)), core.state.round[0] + 100), "cached ebit fidelity"),
         (lambda core, obs, info: obs.__setitem__((0, 0), np.nan), "observation"),
         (lambda core, obs, info: info["cache_hits"].__setitem__(0, info["served"][0] + 1), "more cache hits"),
         (lambda core, obs, info: info["attempts"].__setitem__(0, 10**6), "hub capacity"),
