@@ -264,3 +264,23 @@ def test_checkpoint__restores_weights_optimizer_and_generators_exactly(tmp_path)
     assert header2["optimizer"] == header["optimizer"] and header2["n_updates"] == header["n_updates"]
     checkpoints.restore(model, header, tensors)
     assert (random.random(), np.random.random(), th.rand(1).item()) == draws  # noqa: NPY002
+
+
+def test_train__a_live_training_process_keeps_a_second_writer_and_a_resume_out(tmp_path):
+    argv = tiny_args(tmp_path, "busy", timesteps=10**6, eval_every=10**6)
+    process = subprocess.Popen([sys.executable, "-m", "train.training", *argv], cwd=Path(__file__).parents[1],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = tmp_path / "busy" / "config.json"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and not config.exists():
+            time.sleep(0.2)
+        assert config.exists()
+        with pytest.raises(ValueError, match=rf"busy is in use by another process \(pid {process.pid} "):
+            training.resume(tmp_path / "busy", timesteps=512, progress=False)
+        with pytest.raises(ValueError, match="busy already holds a run|busy is in use by another process"):
+            training.main(tiny_args(tmp_path, "busy"))
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert not (tmp_path / "busy" / "model.safetensors").exists()
