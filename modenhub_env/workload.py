@@ -7,10 +7,14 @@ the QPU with the hub memory.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -38,64 +42,135 @@ class Trace:
         return np.searchsorted(self.round, np.arange(last + 2), side="left")
 
 
-def load_trace(path: str | Path, n_qpus: int) -> Trace:
-    """Read a CSV (header ``round,a,b,budget``) or JSON-lines trace.
+#: Bounds of a trace file, checked while reading, before anything is allocated for it.
+MAX_TRACE_BYTES = 64 * 2**20  # [bytes] file size
+MAX_TRACE_LINE_BYTES = 4096  # [bytes] one line, so one field
+MAX_TRACE_FIELD_CHARS = 32  # [characters] one value, before it is parsed as an integer
+MAX_TRACE_ROWS = 10**6  # requests
+MAX_TRACE_ROUND = 10**7  # [rounds] latest arrival round
+MAX_TRACE_BUDGET = 10_000  # [rounds] as ``HubConfig.round_budget``
 
-    A bad row raises ``ValueError`` naming the file, the line and the problem.
+
+def load_trace(path: str | Path, n_qpus: int) -> Trace:
+    """Read a CSV (header ``round,a,b,budget``, other columns ignored) or JSON-lines trace
+    (UTF-8).
+
+    Bounds: a file of at most ``MAX_TRACE_BYTES`` (64 MiB), lines of at most
+    ``MAX_TRACE_LINE_BYTES`` (4 KiB), values of at most ``MAX_TRACE_FIELD_CHARS``
+    characters, at most ``MAX_TRACE_ROWS`` (10**6) requests, rounds in
+    ``[0, MAX_TRACE_ROUND]`` (10**7) and budgets in ``[1, MAX_TRACE_BUDGET]`` (10,000, as
+    ``round_budget``). The file is read a line at a time, so memory stays below about
+    120 MB whatever the file holds: 32 bytes a row (32 MB at most, a few copies while
+    sorting) and, in the core, the per-round index of 8 bytes a round (80 MB at most,
+    :meth:`Trace.arrivals_per_round`) and a latency histogram of 8 bytes per budget round
+    per env (80 KB an env).
+
+    :raises ValueError: anything wrong (unreadable, not UTF-8, a line or value too long, a
+        bad or out-of-range value, a missing column, no rows), naming the file and, for a
+        row, its line.
     """
     path = Path(path)
-    with path.open(newline="") as handle:
-        text = handle.read()
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    is_json = first.lstrip().startswith("{")
-    rows = list(_json_rows(path, text) if is_json else _csv_rows(path, text))
-    if not rows:
+    try:
+        size = path.stat().st_size
+        if size > MAX_TRACE_BYTES:
+            raise ValueError(f"{path}: {size} bytes; a trace holds at most {MAX_TRACE_BYTES} bytes")
+        with path.open("rb") as handle:
+            columns = array("q")
+            for line_no, row in _rows(path, _lines(path, handle)):
+                if len(columns) >= 4 * MAX_TRACE_ROWS:
+                    raise ValueError(f"{path}:{line_no}: more than {MAX_TRACE_ROWS} requests")
+                columns.extend(_check_row(path, line_no, row, n_qpus))
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read the trace ({err.strerror or err})") from None
+    if not columns:
         raise ValueError(f"{path}: trace holds no requests")
-    parsed = [_check_row(path, line, row, n_qpus) for line, row in rows]
-    data = np.asarray(parsed, dtype=np.int64).reshape(-1, 4)
-    order = np.argsort(data[:, 0], kind="stable")
-    data = data[order]
+    data = np.frombuffer(columns, dtype=np.int64).reshape(-1, 4)
+    data = data[np.argsort(data[:, 0], kind="stable")]
     return Trace(round=data[:, 0], a=data[:, 1], b=data[:, 2], budget=data[:, 3])
 
 
-def _csv_rows(path: Path, text: str):
-    reader = csv.DictReader(text.splitlines())
-    if reader.fieldnames is None or set(TRACE_FIELDS) - set(reader.fieldnames):
-        raise ValueError(
-            f"{path}:1: CSV header must name the columns {list(TRACE_FIELDS)}, "
-            f"got {reader.fieldnames}"
-        )
-    for row in reader:
-        yield reader.line_num, row
-
-
-def _json_rows(path: Path, text: str):
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+def _lines(path: Path, handle: BinaryIO) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every non-blank line, each decoded as UTF-8."""
+    line_no = 0
+    while True:
+        raw = handle.readline(MAX_TRACE_LINE_BYTES + 1)
+        if not raw:
+            return
+        line_no += 1
+        if len(raw) > MAX_TRACE_LINE_BYTES:
+            raise ValueError(f"{path}:{line_no}: line longer than {MAX_TRACE_LINE_BYTES} bytes")
         try:
-            row = json.loads(line)
+            text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}:{line_no}: not UTF-8 text (byte {err.start + 1} of the line)") from None
+        if text.strip():
+            yield line_no, text.rstrip("\r\n")
+
+
+def _rows(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict]]:
+    """``(line number, row)`` of a CSV or JSON-lines trace, told apart by its first line."""
+    first = next(lines, None)
+    if first is None:
+        return
+    if first[1].lstrip().startswith("{"):
+        yield from _json_rows(path, itertools.chain([first], lines))
+    else:
+        yield from _csv_rows(path, first, lines)
+
+
+def _csv_fields(path: Path, line_no: int, text: str) -> list[str]:
+    try:
+        return next(csv.reader([text], strict=True))
+    except csv.Error as err:
+        raise ValueError(f"{path}:{line_no}: not a CSV line ({err})") from None
+
+
+def _csv_rows(path: Path, header: tuple[int, str], lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict]]:
+    names = [name.strip() for name in _csv_fields(path, *header)]
+    if set(TRACE_FIELDS) - set(names):
+        raise ValueError(f"{path}:{header[0]}: CSV header must name the columns {list(TRACE_FIELDS)}, got {names}")
+    for line_no, text in lines:
+        values = _csv_fields(path, line_no, text)
+        yield line_no, dict(zip(names, values, strict=False))
+
+
+def _json_rows(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict]]:
+    for line_no, text in lines:
+        try:
+            row = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}:{line_no}: not valid JSON ({err.msg})") from None
+        except ValueError as err:  # e.g. an integer past Python's digit limit
+            raise ValueError(f"{path}:{line_no}: not valid JSON ({err})") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}:{line_no}: each line must be a JSON object")
         yield line_no, row
+
+
+#: Allowed range of each trace value (``a`` and ``b`` depend on N and are checked apart).
+TRACE_RANGES = {"round": (0, MAX_TRACE_ROUND), "budget": (1, MAX_TRACE_BUDGET)}
 
 
 def _check_row(path: Path, line: int, row: dict, n_qpus: int) -> tuple[int, int, int, int]:
     values = []
     for name in TRACE_FIELDS:
         value = row.get(name)
+        text = str(value).strip()
+        if isinstance(value, bool) or len(text) > MAX_TRACE_FIELD_CHARS:
+            shown = text if len(text) <= MAX_TRACE_FIELD_CHARS else f"{text[:12]}... ({len(text)} characters)"
+            raise ValueError(f"{path}:{line}: {name} must be an integer, got {shown}")
         try:
-            number = int(str(value).strip())
+            number = int(text)
         except (TypeError, ValueError):
             raise ValueError(f"{path}:{line}: {name} must be an integer, got {value!r}") from None
         values.append(number)
     arrival, a, b, budget = values
-    if arrival < 0:
-        raise ValueError(f"{path}:{line}: round must be >= 0, got {arrival}")
-    if budget < 1:
-        raise ValueError(f"{path}:{line}: budget must be >= 1 round, got {budget}")
+    for name, number in (("round", arrival), ("budget", budget)):
+        low, high = TRACE_RANGES[name]
+        if not low <= number <= high:
+            side = f">= {low}" if number < low else f"<= {high}"
+            unit = " round" if name == "budget" and number < low else ""
+            raise ValueError(f"{path}:{line}: {name} must be {side}{unit} (allowed [{low}, {high}]), got {number}")
     for name, qpu in (("a", a), ("b", b)):
         if not 0 <= qpu < n_qpus:
             raise ValueError(f"{path}:{line}: {name} must be a QPU in [0, {n_qpus - 1}], got {qpu}")

@@ -15,7 +15,7 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "sweep", "bench")
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench")
 CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")  # those that take --preset and --set
 
 
@@ -114,7 +114,7 @@ def test_cli_defaults__reproduce_is_the_paper_study():
     assert args.preset == "paper"
     assert tuple(args.qpus) == reproduce.PAPER_QPUS
     assert args.trials == 2500 and args.seed == 0 and not args.resume and not args.quiet
-    assert args.out == Path("results") and args.overrides == []
+    assert args.out is None and args.overrides == []  # a fresh runs/ folder
     assert options.config_from(args) == PRESETS["paper"]
 
 
@@ -195,10 +195,10 @@ def test_cli_set__unknown_field_is_a_usage_error(command, capsys):
 @pytest.mark.parametrize("command", CONFIG_SUBCOMMANDS)
 def test_cli_set__out_of_range_value_names_field_and_range(command, tmp_path):
     with pytest.raises(SystemExit) as excinfo:
-        main([command, "--set", "n_qpus=0", "--quiet", "--out", str(tmp_path)])
+        main([command, "--set", "k_max=0", "--quiet", "--out", str(tmp_path)])
     message = str(excinfo.value.code)
     assert message.startswith("error:")
-    assert "n_qpus" in message and "[1, 4096]" in message and "0" in message
+    assert "k_max" in message and "[1, 1024]" in message and "0" in message
     assert not list(tmp_path.iterdir())
 
 
@@ -250,3 +250,114 @@ def test_positive_int__rejects_others(text):
 )
 def test_cli__bad_option_value_is_a_usage_error(argv, flag, capsys):
     assert flag in _error(argv, capsys)
+
+
+# ---------------------------------------------------------------- one-line errors, --debug, fresh output folders
+
+
+def _fails(argv: list[str], capsys) -> str:
+    """Run ``argv``, expect the one-line error exit (code 1, no traceback); return the line."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+TINY_EVALUATE = ["evaluate", "--policies", "deadline", "--episodes", "1", "--set", "episode_rounds=8", "--quiet"]
+
+
+def test_cli_errors__a_missing_extra_names_the_install_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as after the README's main-job install
+    err = _fails(["train", "--out", str(tmp_path), "--quiet"], capsys)
+    assert "`modenhub train` needs the 'train' extra" in err
+    assert "pip install -c constraints/cpu.txt -e '.[train]'" in err
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_cli_errors__debug_shows_the_traceback(tmp_path, monkeypatch, position):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    argv = ["train", "--out", str(tmp_path), "--quiet"]
+    argv = ["--debug", *argv] if position == "before" else [*argv, "--debug"]
+    with pytest.raises(ModuleNotFoundError):
+        main(argv)
+
+
+def test_cli_errors__an_unusable_out_is_refused_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    err = _fails([*TINY_EVALUATE, "--out", str(blocker / "results")], capsys)
+    assert f"--out {blocker / 'results'}: cannot write there" in err
+    assert capsys.readouterr().out == ""  # no table: nothing ran
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "workload"),
+    [
+        (["evaluate", "--preset", "contention", "--set", "episode_requests=5"], "episode_requests", "poisson"),
+        (["evaluate", "--preset", "contention", "--set", "trace_path=x.csv"], "trace_path", "poisson"),
+        (["reproduce", "--set", "arrival_rate=2"], "arrival_rate", "sequential"),
+        (["train", "--preset", "paper", "--set", "queue_capacity=4"], "queue_capacity", "sequential"),
+    ],
+)
+def test_cli_set__a_field_the_workload_ignores_is_an_error(argv, field, workload, tmp_path):
+    with pytest.raises(SystemExit) as excinfo:
+        main([*argv, "--out", str(tmp_path / "out"), "--quiet"])
+    message = str(excinfo.value.code)
+    assert message.startswith(f"error: --set {field}: workload '{workload}' ignores it")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_set__a_field_the_set_workload_reads_is_accepted():
+    args = build_parser().parse_args(["evaluate", "--preset", "paper", "--set", "workload=poisson",
+                                      "--set", "episode_rounds=8", "--set", "arrival_rate=2"])
+    assert options.config_from(args).arrival_rate == 2
+
+
+def test_cli_reproduce__set_n_qpus_is_an_error_pointing_to_qpus(tmp_path, capsys):
+    err = _fails(["reproduce", "--set", "n_qpus=5", "--out", str(tmp_path), "--quiet"], capsys)
+    assert "--set n_qpus" in err and "--qpus" in err
+
+
+def test_cli_reproduce__resume_needs_out(capsys):
+    assert "--resume needs --out" in _fails(["reproduce", "--resume", "--quiet"], capsys)
+
+
+def test_cli_evaluate__a_missing_model_path_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "model.safetensors"
+    err = _fails(["evaluate", "--policies", f"deadline,{missing}", "--out", str(tmp_path / "out")], capsys)
+    assert f"{missing}: no such model file" in err
+
+
+def test_cli_evaluate__an_sb3_zip_is_refused_naming_the_flag(tmp_path, capsys):
+    import zipfile
+
+    path = tmp_path / "model.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data", "{}")
+    err = _fails(["evaluate", "--policies", str(path), "--out", str(tmp_path / "out")], capsys)
+    assert "refused" in err and "--trust-pickle" in err and "modenhub convert" in err
+
+
+def test_cli_train__an_existing_run_and_a_bad_resume_path_are_one_line(tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "config.json").write_text("{}")
+    err = _fails(["train", "--out", str(tmp_path), "--run-name", "taken", "--quiet", "--preset", "paper"], capsys)
+    assert "taken already holds a run; continue it with --resume" in err
+    err = _fails(["train", "--resume", str(tmp_path / "nowhere")], capsys)
+    assert "--resume" in err and "nowhere: no such folder" in err
+
+
+def test_cli_evaluate__writes_to_a_fresh_folder_by_default_and_says_where(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    printed = []
+    for _ in range(2):
+        main(TINY_EVALUATE)
+        printed.append(capsys.readouterr().out)
+    folders = sorted((tmp_path / "runs").iterdir())
+    assert len(folders) == 2 and all(f.name.startswith("evaluate-") for f in folders)
+    for folder, out in zip(folders, sorted(printed, key=lambda text: text.rsplit("wrote ", 1)[1]), strict=True):
+        assert (folder / "evaluation_contention.csv").is_file()
+        assert f"wrote runs/{folder.name}/evaluation_contention.csv" in out
+    assert not (tmp_path / "results").exists()

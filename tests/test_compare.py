@@ -1,6 +1,7 @@
 """``modenhub compare`` on a copy of one committed model, with a tiny budget."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def copy_model(root: Path) -> Path:
     """A models folder under ``root`` holding a copy of the committed contention model."""
     folder = root / "models" / "contention"
     folder.mkdir(parents=True)
-    for name in ("model.zip", "config.json"):
+    for name in ("model.safetensors", "config.json"):
         shutil.copy(MODELS / "contention" / name, folder / name)
     return root / "models"
 
@@ -52,14 +53,16 @@ def test_compare__writes_every_policy_and_a_verdict(one_model, tmp_path, capsys)
     assert not list(out.glob("learned_over_n.*"))
 
 
-def test_compare__model_without_its_config_is_a_clear_error(one_model, tmp_path):
+def test_compare__model_without_its_config_is_a_clear_error(one_model, tmp_path, capsys):
     (one_model / "contention" / "config.json").unlink()
-    with pytest.raises(SystemExit, match="config.json"):
+    with pytest.raises(SystemExit) as excinfo:
         main(["compare", "--models", str(one_model), "--episodes", "1", "--out", str(tmp_path), "--quiet"])
+    assert excinfo.value.code == 1
+    assert "config.json" in capsys.readouterr().err
 
 
 def test_scenarios__no_model_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="model.zip"):
+    with pytest.raises(ValueError, match="model.safetensors"):
         scenarios(tmp_path)
 
 
@@ -109,16 +112,33 @@ def test_compare__bad_over_n_is_an_argparse_error_naming_it(one_model, tmp_path,
     assert not (tmp_path / "out").exists()
 
 
-def test_compare__over_n_on_per_qpu_fibres_names_the_scenario_and_n(one_model, tmp_path):
+def test_compare__over_n_on_per_qpu_fibres_names_the_scenario_and_n(one_model, tmp_path, capsys):
     config_path = one_model / "contention" / "config.json"
     run = json.loads(config_path.read_text())
     run["config"].update(fibre_km=[1.0] * run["config"]["n_qpus"], fibre_km_max=None)
     config_path.write_text(json.dumps(run))
-    with pytest.raises(SystemExit, match=r"--over-n: scenario 'contention'.*N=8.*fibre_km"):
+    with pytest.raises(SystemExit) as excinfo:
         main(["compare", "--models", str(one_model), "--episodes", "1", "--over-n", "8",
               "--out", str(tmp_path / "out"), "--quiet"])
+    assert excinfo.value.code == 1
+    assert re.search(r"--over-n: scenario 'contention'.*N=8.*fibre_km", capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
 
 
 def test_n_values__sorted_distinct_positive_integers():
     assert n_values("32,8, 16,8") == (8, 16, 32)
+
+
+def test_scenarios__a_folder_with_only_an_sb3_zip_needs_trust_pickle(one_model):
+    folder = one_model / "contention"
+    (folder / "model.safetensors").rename(folder / "model.zip")
+    with pytest.raises(ValueError, match=r"contention: holds only an SB3 model.zip.*--trust-pickle.*modenhub convert"):
+        scenarios(one_model)
+    assert scenarios(one_model, trust_pickle=True)[0][2] == folder / "model.zip"
+
+
+def test_compare__a_missing_models_folder_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--models", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert excinfo.value.code == 1
+    assert capsys.readouterr().err.strip() == f"error: --models {tmp_path / 'nowhere'}: no such folder"

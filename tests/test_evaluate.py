@@ -28,6 +28,17 @@ def _run(args: list[str]) -> str:
     return out.getvalue()
 
 
+def _fail(args: list[str]) -> str:
+    """Run ``args``, expect the one-line error exit (code 1); return that line."""
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as excinfo, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        main(args)
+    assert excinfo.value.code == 1
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err.getvalue()
+    return lines[0]
+
+
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
     """One tiny evaluation of four policies, shared read-only: (folder, stdout, CSV rows)."""
@@ -115,9 +126,7 @@ def test_evaluate__tag_names_the_files(tmp_path):
 
 
 def test_evaluate__unknown_policy_exits_listing_the_allowed_names(tmp_path):
-    with pytest.raises(SystemExit) as excinfo:
-        _run(["evaluate", "--policies", "bogus", *TINY, "--out", str(tmp_path)])
-    message = str(excinfo.value.code)
+    message = _fail(["evaluate", "--policies", "bogus", *TINY, "--out", str(tmp_path)])
     assert "bogus" in message
     for name in ("sequential", "log-parallel", "deadline", "random", "dp-optimal"):
         assert name in message
@@ -144,9 +153,7 @@ def test_evaluate__other_preset_and_overrides_apply(tmp_path, monkeypatch):
 
 
 def test_evaluate__empty_policy_list_exits_cleanly(tmp_path):
-    with pytest.raises(SystemExit) as excinfo:
-        _run(["evaluate", "--policies", ",", *TINY, "--out", str(tmp_path)])
-    assert "polic" in str(excinfo.value.code)
+    assert "polic" in _fail(["evaluate", "--policies", ",", *TINY, "--out", str(tmp_path)])
 
 
 # ---------------------------------------------------------------- summarise

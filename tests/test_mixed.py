@@ -132,7 +132,7 @@ def test_train__mix_n_records_it_and_resumes(tmp_path):
     assert saved["args"]["mix_n"] == [8, 16]
     assert saved["config"]["n_qpus"] == HubConfig.preset("paper").n_qpus  # evaluation keeps the preset's N
     training.main(["--resume", str(run), "--timesteps", "768", "--quiet"])
-    assert LearnedPolicy.load(run / "model.zip").model.num_timesteps == 768
+    assert LearnedPolicy.load(run / "model.safetensors").num_timesteps == 768
 
 
 def test_train__mix_n_with_indivisible_n_envs_fails_before_writing_the_run(tmp_path):

@@ -244,8 +244,9 @@ def test_reproduce__interrupted_run_resumes_to_the_same_table(study, tmp_path, m
         return real_measure(config, point, trials, seed, progress)
 
     monkeypatch.setattr(reproduce, "measure", dies_after_three)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(SystemExit) as excinfo:  # Ctrl-C: "interrupted", exit code 130, no traceback
         _run([*ARGS, "--out", str(tmp_path)])
+    assert excinfo.value.code == 130
     partial = read_csv(tmp_path / "paper_reproduction.csv")
     assert len(partial) == 3  # the CSV is written after every point
     assert not (tmp_path / "paper_reproduction.png").exists()
@@ -276,9 +277,12 @@ def test_reproduce__other_preset_notes_it_and_rounds_trials_up_to_whole_episodes
 
 
 def test_reproduce__n_qpus_zero_exits_cleanly(tmp_path):
-    with pytest.raises(SystemExit) as excinfo:
-        _run(["reproduce", "--qpus", "0", "--trials", "10", "--out", str(tmp_path), "--quiet"])
-    assert excinfo.value.code == 2 or "n_qpus" in str(excinfo.value.code)
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as excinfo, contextlib.redirect_stderr(err):
+        main(["reproduce", "--qpus", "0", "--trials", "10", "--out", str(tmp_path), "--quiet"])
+    assert excinfo.value.code == 1
+    assert err.getvalue().startswith("error: ") and "n_qpus" in err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1
 
 
 # ---------------------------------------------------------------- pieces

@@ -243,11 +243,11 @@ def test_run_point__continues_an_interrupted_run_and_only_reads_a_finished_one(t
     from train import training
 
     point = sweep.grid_points(spec_of(**{**TINY, "seeds": [0]}))[0]
-    # What a trial killed after its checkpoint at step 128 leaves: no model.zip.
+    # What a trial killed after its checkpoint at step 128 leaves: no model.safetensors.
     args = training.Args(preset="paper", overrides=point["set"], algo="ppo", seed=0, timesteps=128,
                          out=str(tmp_path), run_name=point["run"], progress=False, **point["train"])
     run_dir = training.train(args)
-    (run_dir / "model.zip").unlink()
+    (run_dir / "model.safetensors").unlink()
     first_row = read_csv(run_dir / "metrics.csv")[0]
     metrics = sweep.run_point(point, tmp_path)
     rows = read_csv(run_dir / "metrics.csv")
@@ -300,7 +300,7 @@ def test_run_sweep__two_trials_run_end_to_end_and_write_the_aggregate(finished_s
     assert len(first["ran"]) == 2 and first["skipped"] == []
     assert sorted(p.stem for p in (folder / "ledger").glob("*.json")) == sorted(first["ran"])
     for run in first["ran"]:
-        assert (folder / "runs" / run / "model.zip").is_file()
+        assert (folder / "runs" / run / "model.safetensors").is_file()
     trials = read_csv(folder / "trials.csv")
     assert sorted(int(t["seed"]) for t in trials) == [0, 1] and {t["step"] for t in trials} == {"256"}
     (summary,) = read_csv(folder / "summary.csv")
@@ -314,7 +314,7 @@ def test_run_sweep__two_trials_run_end_to_end_and_write_the_aggregate(finished_s
 
 def test_run_sweep__resuming_a_finished_sweep_reruns_nothing(finished_sweep, monkeypatch):
     path, folder, first = finished_sweep
-    models = {p: p.stat().st_mtime_ns for p in folder.glob("runs/*/model.zip")}
+    models = {p: p.stat().st_mtime_ns for p in folder.glob("runs/*/model.safetensors")}
 
     def no_tune(*args, **kwargs):
         raise AssertionError("a finished sweep started Ray Tune")
@@ -322,5 +322,5 @@ def test_run_sweep__resuming_a_finished_sweep_reruns_nothing(finished_sweep, mon
     monkeypatch.setattr(sweep.runner, "_run_on_tune", no_tune)
     outcome = sweep.main([str(path), "--quiet"])
     assert outcome.ran == [] and sorted(outcome.skipped) == sorted(first["ran"])
-    assert {p: p.stat().st_mtime_ns for p in folder.glob("runs/*/model.zip")} == models
+    assert {p: p.stat().st_mtime_ns for p in folder.glob("runs/*/model.safetensors")} == models
     assert len(outcome.rows) == 1 and outcome.rows[0]["seeds"] == 2

@@ -245,3 +245,79 @@ def test_all_pairs__every_pair_once_in_order(n_qpus):
         assert (a.tolist(), b.tolist()) == ([0], [0])
     else:
         assert (a < b).all() and len(set(zip(a.tolist(), b.tolist(), strict=True))) == a.size
+
+
+# ---------------------------------------------------------------- trace bounds: located errors before any allocation
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "problem"),
+    [
+        ("0,0,1,1000000000000\n", 2, r"budget must be <= 10000 \(allowed \[1, 10000\]\)"),
+        ("0,0,1,2\n10000000000,0,1,2\n", 3, r"round must be <= 10000000"),
+        ("0,0,1,100000000\n1,0,1,100000000\n", 2, "budget must be <= 10000"),
+        ("0,0,1," + "9" * 4000 + "\n", 2, r"budget must be an integer, got 999999999999\.\.\. \(4000 characters\)"),
+        ("0,0,1,1e3\n", 2, "budget must be an integer"),
+        ('0,0,1,"2\n', 2, "not a CSV line"),
+    ],
+)
+def test_load_trace__out_of_bounds_or_malformed_values_name_file_and_line(tmp_path, body, line, problem):
+    path = _write(tmp_path / "bad.csv", "round,a,b,budget\n" + body)
+    with pytest.raises(ValueError, match=problem) as err:
+        load_trace(path, n_qpus=4)
+    assert f"{path}:{line}:" in str(err.value)
+
+
+def test_load_trace__non_utf8_bytes_name_file_and_line(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"round,a,b,budget\n0,0,1,2\n1,0,1,2 \xe9t\xe9\n")
+    with pytest.raises(ValueError, match=r"latin.csv:3: not UTF-8 text"):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__a_huge_field_is_refused_by_line_length(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"round,a,b,budget\n0,0,1," + b"7" * (5 * 2**20) + b"\n")
+    with pytest.raises(ValueError, match=r"big.csv:2: line longer than 4096 bytes"):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__huge_json_number_names_file_and_line(tmp_path):
+    path = _write(tmp_path / "big.jsonl", '{"round": 0, "a": 0, "b": 1, "budget": 1' + "0" * 3000 + "}\n")
+    with pytest.raises(ValueError, match=r"big.jsonl:1: budget must be an integer, got 100000000000\.\.\."):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__json_true_is_not_an_integer(tmp_path):
+    path = _write(tmp_path / "bool.jsonl", '{"round": 0, "a": 0, "b": 1, "budget": true}\n')
+    with pytest.raises(ValueError, match="bool.jsonl:1: budget must be an integer"):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__a_file_past_the_size_bound_is_refused_before_reading(tmp_path, monkeypatch):
+    from modenhub_env import workload
+
+    monkeypatch.setattr(workload, "MAX_TRACE_BYTES", 64)
+    path = _write(tmp_path / "long.csv", "round,a,b,budget\n" + "0,0,1,2\n" * 20)
+    with pytest.raises(ValueError, match=r"long.csv: 177 bytes; a trace holds at most 64 bytes"):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__rows_past_the_row_bound_name_the_line(tmp_path, monkeypatch):
+    from modenhub_env import workload
+
+    monkeypatch.setattr(workload, "MAX_TRACE_ROWS", 3)
+    path = _write(tmp_path / "many.csv", "round,a,b,budget\n" + "0,0,1,2\n" * 5)
+    with pytest.raises(ValueError, match=r"many.csv:5: more than 3 requests"):
+        load_trace(path, n_qpus=4)
+
+
+def test_load_trace__bounds_themselves_are_accepted(tmp_path):
+    path = _write(tmp_path / "edge.csv", "round,a,b,budget\n10000000,0,1,10000\n")
+    trace = load_trace(path, n_qpus=2)
+    assert (int(trace.round[0]), int(trace.budget[0])) == (10**7, 10**4)
+
+
+def test_load_trace__a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot read the trace"):
+        load_trace(tmp_path, n_qpus=4)

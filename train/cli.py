@@ -1,5 +1,10 @@
-"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``sweep``, ``bench``
-(``modenhub CMD --help``)."""
+"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``convert``, ``sweep``,
+``bench`` (``modenhub CMD --help``).
+
+An ordinary mistake (a bad path or value, an existing run folder, a missing extra) ends
+the command with one line ``error: ...`` on stderr and exit code 1; ``--debug`` shows
+the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -9,35 +14,44 @@ from pathlib import Path
 
 from train.options import add_config_options, config_from, int_list, positive_int
 
+#: Module that may be missing -> the extra that installs it.
+EXTRAS = {
+    "torch": "train", "stable_baselines3": "train", "sb3_contrib": "train", "safetensors": "train",
+    "tensorboard": "train", "tqdm": "plots", "matplotlib": "plots", "ray": "ray", "yaml": "ray",
+}
+EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
+
 
 def _reproduce(args: argparse.Namespace) -> None:
     from train.reproduce import format_table, reproduce
+    from train.runs import output_folder
 
+    if args.resume and args.out is None:
+        raise ValueError("--resume needs --out FOLDER, the folder of the interrupted run")
+    if "n_qpus" in dict(args.overrides):
+        raise ValueError("--set n_qpus: reproduce runs every N of --qpus; give the numbers of QPUs with --qpus")
     base = config_from(args)
     if args.preset != "paper" or args.overrides:
         print(f"note: not the paper preset as published here ({args.preset}, {dict(args.overrides)})", file=sys.stderr)
-    try:
-        rows = reproduce(base, args.qpus, args.trials, args.seed, args.out, args.resume, not args.quiet)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    out = output_folder(args.out, "reproduce")
+    rows = reproduce(base, args.qpus, args.trials, args.seed, out, args.resume, not args.quiet)
     print(format_table(rows))
-    print(f"\nwrote {args.out / 'paper_reproduction.csv'} and {args.out / 'paper_reproduction.png'}")
+    print(f"\nwrote {out / 'paper_reproduction.csv'} and {out / 'paper_reproduction.png'}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from train.evaluate import evaluate, format_table
+    from train.runs import output_folder
 
     config = config_from(args)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not policies:
-        raise SystemExit("error: --policies names no policy; give e.g. sequential,log-parallel,deadline")
+        raise ValueError("--policies names no policy; give e.g. sequential,log-parallel,deadline")
     tag = args.tag or args.preset
-    try:
-        rows = evaluate(config, policies, args.episodes, args.seed, args.out, tag, not args.quiet)
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
+    out = output_folder(args.out, "evaluate")
+    rows = evaluate(config, policies, args.episodes, args.seed, out, tag, not args.quiet, args.trust_pickle)
     print(format_table(rows, tag))
-    print(f"\nwrote {args.out}/evaluation_{tag}.csv, .md and .png")
+    print(f"\nwrote {out}/evaluation_{tag}.csv, .md and .png")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,9 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--qpus", type=int_list, default=(1, 2, 4, 8, 16, 32, 64, 128),
                      help="comma-separated N values (default 1,2,4,...,128)")
     rep.add_argument("--seed", type=int, default=0, help="base seed; the same seed gives the same table")
-    rep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
+    rep.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: a fresh runs/reproduce-<time>-<suffix>/; --out results "
+                     "regenerates the committed table)")
     rep.add_argument("--resume", action="store_true",
-                     help="keep the rows of an interrupted run with the same settings and compute only the rest")
+                     help="keep the rows of an interrupted run with the same settings in --out and compute only "
+                     "the rest")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(func=_reproduce)
 
@@ -75,26 +92,61 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(ev, "contention")
     ev.add_argument("--policies", default="sequential,log-parallel,deadline",
                     help="comma-separated policy names (sequential, log-parallel, deadline, random, "
-                    "dp-optimal) or paths to trained model .zip files")
+                    "dp-optimal) or paths to trained model files (model.safetensors)")
     ev.add_argument("--episodes", type=positive_int, default=20, help="episodes per policy (default 20)")
     ev.add_argument("--seed", type=int, default=10_000, help="base seed; episode i is seeded by a hash of (seed, i)")
-    ev.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
+    ev.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: a fresh runs/evaluate-<time>-<suffix>/; --out results "
+                    "regenerates the committed tables)")
+    ev.add_argument("--trust-pickle", action="store_true",
+                    help="accept SB3 .zip models in --policies: loading one runs any code it holds, so only for "
+                    "files you trust (or convert them once with modenhub convert)")
     ev.add_argument("--tag", default=None, help="name of the output files (default: the preset)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import bench, compare, sweep, training
+    from train import bench, compare, convert, sweep, training
 
     training.add_parser(sub)
     compare.add_parser(sub)
+    convert.add_parser(sub)
     sweep.add_parser(sub)
     bench.add_parser(sub)
+    debug_help = "show the full traceback of an error (default: one line)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
+    for subparser in sub.choices.values():  # also accepted after the subcommand
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 
 
+def describe(err: BaseException, command: str) -> str:
+    """One line for an error of ``modenhub COMMAND``: the missing extra with its install
+    line, or the error's own message."""
+    if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] in EXTRAS:
+        extra = EXTRAS[(err.name or "").split(".")[0]]
+        return (f"`modenhub {command}` needs the '{extra}' extra ({err.name} is not installed): "
+                f"pip install -c constraints/cpu.txt -e '.[{extra}]'")
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, (ValueError, OSError, ModuleNotFoundError)):
+        return text
+    return f"{type(err).__name__}: {text} (unexpected; rerun with --debug for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run ``modenhub``; errors end it with one line on stderr and exit code 1."""
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"error: {describe(err, args.command)}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
 
 
 if __name__ == "__main__":

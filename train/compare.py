@@ -1,6 +1,7 @@
 """``modenhub compare``: the committed learned schedulers against the handcrafted ones.
 
-For every ``MODELS/<name>/`` holding a ``model.zip`` and the ``config.json`` of its
+For every ``MODELS/<name>/`` holding a ``model.safetensors`` (``agents.learned``'s model
+file; with ``--trust-pickle``, an SB3 ``model.zip`` instead) and the ``config.json`` of its
 training run, the model and the heuristics play the same held-out episodes of the run's
 scenario. Writes ``OUT/learned_vs_handcrafted.{csv,md,png}``: each policy's metrics with
 95% CIs, and per scenario whether the model's reward interval lies wholly above the best
@@ -32,20 +33,40 @@ from train.rollout import run_episodes
 HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
 
 
-def scenarios(models: Path) -> list[tuple[str, HubConfig, Path]]:
-    """``(name, config, model path)`` of every model folder under ``models``, by name."""
+MODEL_FILE, PICKLED_MODEL_FILE = "model.safetensors", "model.zip"
+
+
+def scenarios(models: Path, trust_pickle: bool = False) -> list[tuple[str, HubConfig, Path]]:
+    """``(name, config, model path)`` of every model folder under ``models``, by name.
+
+    :param trust_pickle: use a folder's SB3 ``model.zip`` when it has no
+        ``model.safetensors`` (otherwise such a folder is an error naming the flag).
+    """
+    if not models.is_dir():
+        raise FileNotFoundError(f"--models {models}: no such folder")
     found = []
-    for folder in sorted(p for p in models.iterdir() if (p / "model.zip").is_file()):
+    for folder in sorted(p for p in models.iterdir() if p.is_dir()):
+        model = folder / MODEL_FILE
+        if not model.is_file():
+            if not (folder / PICKLED_MODEL_FILE).is_file():
+                continue
+            if not trust_pickle:
+                raise ValueError(
+                    f"{folder}: holds only an SB3 {PICKLED_MODEL_FILE}, which runs any code it holds when loaded; "
+                    f"pass --trust-pickle if you trust it, or convert it with `modenhub convert "
+                    f"{folder / PICKLED_MODEL_FILE} --trust-pickle`"
+                )
+            model = folder / PICKLED_MODEL_FILE
         config_path = folder / "config.json"
         if not config_path.is_file():
-            raise ValueError(f"{folder}: model.zip without the config.json of its training run")
+            raise ValueError(f"{folder}: {model.name} without the config.json of its training run")
         try:
             config = HubConfig.from_dict(json.loads(config_path.read_text())["config"])
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"{config_path}: not a training run's config.json ({err})") from None
-        found.append((folder.name, config, folder / "model.zip"))
+        found.append((folder.name, config, model))
     if not found:
-        raise ValueError(f"no <name>/model.zip under {models}")
+        raise ValueError(f"no <name>/{MODEL_FILE} under {models}")
     return found
 
 
@@ -73,38 +94,46 @@ def compare(
     out: Path,
     show_progress: bool = True,
     over_n: tuple[int, ...] = (),
+    trust_pickle: bool = False,
 ) -> list[dict[str, Any]]:
     """Evaluate every model and the heuristics; write the CSV, Markdown and plot.
 
     :param over_n: numbers of QPUs to also evaluate every scenario at; when not empty,
         ``learned_over_n.{csv,md,png}`` are written too.
+    :param trust_pickle: accept SB3 ``model.zip`` files (see :func:`scenarios`).
     :returns: the rows of ``learned_vs_handcrafted.csv`` (each scenario at its own N).
     """
-    found = scenarios(models)
+    from train.runs import check_writable
+
+    found = scenarios(models, trust_pickle)
     resized = at_other_n(found, over_n)  # a scenario that cannot change N fails before any run
+    for _, config, model in found:  # as does a model that cannot be read
+        load_policy(str(model), config, seed, trust_pickle)
+    check_writable(out)
     runs = (len(found) + len(resized)) * (len(HEURISTICS) + 1)
     with progress_bar(total=runs * episodes, desc="episodes", enabled=show_progress) as bar:
         rows = [row for name, config, model in found
-                for row in evaluate_scenario(name, config, model, episodes, seed, bar)]
+                for row in evaluate_scenario(name, config, model, episodes, seed, bar, trust_pickle=trust_pickle)]
         write_csv(out / "learned_vs_handcrafted.csv", rows, ["scenario", *columns()])
         write_atomic(out / "learned_vs_handcrafted.md", format_table(rows, episodes) + "\n")
         plot(rows, out / "learned_vs_handcrafted.png")
         if resized:
-            write_over_n(evaluate_over_n(resized, episodes, seed, bar), found, episodes, seed, out)
+            write_over_n(evaluate_over_n(resized, episodes, seed, bar, trust_pickle), found, episodes, seed, out)
     return rows
 
 
 def evaluate_over_n(
-    resized: list[tuple[str, int, HubConfig, Path]], episodes: int, seed: int, bar: Any
+    resized: list[tuple[str, int, HubConfig, Path]], episodes: int, seed: int, bar: Any, trust_pickle: bool = False
 ) -> list[dict[str, Any]]:
     """:func:`evaluate_scenario`'s rows, with their ``n_qpus``, for every scenario and N
     of :func:`at_other_n`."""
     return [{**row, "n_qpus": n} for name, n, config, model in resized
-            for row in evaluate_scenario(name, config, model, episodes, seed, bar, f"{name} N={n}")]
+            for row in evaluate_scenario(name, config, model, episodes, seed, bar, f"{name} N={n}", trust_pickle)]
 
 
 def evaluate_scenario(
-    name: str, config: HubConfig, model: Path, episodes: int, seed: int, bar: Any, label: str | None = None
+    name: str, config: HubConfig, model: Path, episodes: int, seed: int, bar: Any, label: str | None = None,
+    trust_pickle: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per heuristic and the model (policy ``learned``), each on the same
     ``episodes`` held-out episodes of ``config`` from ``seed``.
@@ -114,7 +143,7 @@ def evaluate_scenario(
     """
     rows = []
     for policy_name in (*HEURISTICS, str(model)):
-        policy = load_policy(policy_name, config, seed)
+        policy = load_policy(policy_name, config, seed, trust_pickle)
         bar.set_postfix_str(f"{label or name}: {Path(policy_name).parent.name or policy_name}")
         totals = run_episodes(config, policy, episodes, seed, progress=bar.update)
         row = summarise(policy_name, totals, seed)
@@ -264,14 +293,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "compare",
         help="committed learned models against the heuristics (learned_vs_handcrafted.*, learned_over_n.*)",
-        description="Evaluate every MODELS/<name>/model.zip on its training run's scenario beside the "
+        description="Evaluate every MODELS/<name>/model.safetensors on its training run's scenario beside the "
         "heuristics, on the same held-out seeds, and write OUT/learned_vs_handcrafted.csv, .md and .png. "
         "With --over-n, also evaluate every model and heuristic on its scenario with only the number of "
         "QPUs N changed, and write OUT/learned_over_n.csv, .md and .png (the learned lead over the best "
         "heuristic at each N).",
     )
     parser.add_argument("--models", type=Path, default=Path("results/models"),
-                        help="folder of <name>/model.zip + config.json (default results/models)")
+                        help="folder of <name>/model.safetensors + config.json (default results/models)")
     parser.add_argument("--episodes", type=positive_int, default=200,
                         help="held-out episodes per policy and scenario (and N, with --over-n; default 200)")
     parser.add_argument("--seed", type=int, default=10_000,
@@ -280,19 +309,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="also run each model and heuristic at these numbers of QPUs, positive integers, "
                         "comma separated (e.g. 8,16,32,64,128); writes OUT/learned_over_n.*. A scenario "
                         "with one fibre_km per QPU cannot change N and is an error")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: a fresh runs/compare-<time>-<suffix>/; pass --out results to "
+                        "regenerate the committed tables)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="accept a folder's SB3 model.zip (when it has no model.safetensors): loading one runs "
+                        "any code it holds, so only for files you trust")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
     return parser
 
 
 def _run(args: argparse.Namespace) -> None:
-    try:
-        rows = compare(args.models, args.episodes, args.seed, args.out, not args.quiet, args.over_n)
-    except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"error: {err}") from None
+    from train.runs import default_out
+
+    out = default_out("compare") if args.out is None else args.out  # checked by compare() before any run
+    rows = compare(args.models, args.episodes, args.seed, out, not args.quiet, args.over_n, args.trust_pickle)
     print(format_table(rows, args.episodes))
-    print(f"\nwrote {args.out}/learned_vs_handcrafted.csv, .md and .png")
+    print(f"\nwrote {out}/learned_vs_handcrafted.csv, .md and .png")
     if args.over_n:
-        print("\n" + (args.out / "learned_over_n.md").read_text(), end="")
-        print(f"\nwrote {args.out}/learned_over_n.csv, .md and .png")
+        print("\n" + (out / "learned_over_n.md").read_text(), end="")
+        print(f"\nwrote {out}/learned_over_n.csv, .md and .png")

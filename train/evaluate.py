@@ -27,18 +27,34 @@ METRICS = {
 }
 
 
-def load_policy(name: str, config: HubConfig, seed: int) -> Any:
+MODEL_SUFFIXES = (".safetensors", ".zip")
+
+
+def is_model_path(name: str) -> bool:
+    """Whether a ``--policies`` entry names a model file rather than a heuristic."""
+    return name.endswith(MODEL_SUFFIXES) or "/" in name or Path(name).exists()
+
+
+def load_policy(name: str, config: HubConfig, seed: int, trust_pickle: bool = False) -> Any:
     """A heuristic by name (``random`` seeded with ``seed``), or a learned model from a
-    ``.zip`` path."""
-    if name.endswith(".zip") or Path(name).exists():
-        import torch as th
+    model file path (``agents.learned``).
 
-        from agents.learned import LearnedPolicy
+    :param trust_pickle: also accept an SB3 ``.zip``, which runs any code it holds when
+        loaded (``--trust-pickle``).
+    :raises FileNotFoundError: a model path that does not exist.
+    :raises ValueError: an unknown name, or a model file that cannot be used.
+    """
+    if is_model_path(name):
+        try:
+            import torch as th
 
+            from agents.learned import LearnedPolicy
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(f"a learned model needs the 'train' extra ({err})", name=err.name) from None
         # Our networks are small: on a shared machine, torch's extra threads only wait on
         # each other (2 episodes took 28 s with 2 threads and 0.5 s with 1, under load).
         th.set_num_threads(1)
-        return LearnedPolicy.load(name, config=config)
+        return LearnedPolicy.load(name, config=config, trust_pickle=trust_pickle)
     return make_policy(name, config, **({"seed": seed} if name == "random" else {}))
 
 
@@ -81,10 +97,14 @@ def evaluate(
     out: Path,
     tag: str,
     show_progress: bool = True,
+    trust_pickle: bool = False,
 ) -> list[dict[str, Any]]:
-    """Run every policy on the same seeds; write ``evaluation_<tag>.{csv,md,png}`` to ``out``."""
+    """Run every policy on the same seeds; write ``evaluation_<tag>.{csv,md,png}`` to ``out``.
+
+    :param trust_pickle: accept SB3 ``.zip`` models among ``policies`` (see :func:`load_policy`).
+    """
     rows = []
-    loaded = [load_policy(name, config, seed) for name in policies]  # a bad name fails before any run
+    loaded = [load_policy(name, config, seed, trust_pickle) for name in policies]  # a bad name fails before any run
     with progress_bar(total=episodes * len(policies), desc="episodes", enabled=show_progress) as bar:
         for name, policy in zip(policies, loaded, strict=True):
             bar.set_postfix_str(name)
@@ -124,7 +144,7 @@ def plot(rows: list[dict[str, Any]], path: Path, tag: str) -> None:
 
     keys = list(METRICS)
     fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 3.6))
-    names = [Path(r["policy"]).stem if r["policy"].endswith(".zip") else r["policy"] for r in rows]
+    names = [Path(r["policy"]).stem if is_model_path(r["policy"]) else r["policy"] for r in rows]
     for ax, key in zip(axes, keys, strict=True):
         values = np.array([r[key] for r in rows], dtype=float)
         lo = np.array([r[f"{key}_lo"] for r in rows], dtype=float)

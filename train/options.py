@@ -42,12 +42,36 @@ def add_config_options(parser: argparse.ArgumentParser, default_preset: str) -> 
     )
 
 
+#: Config fields each workload never reads (``modenhub_env.core``): a ``--set`` of one of
+#: them is a mistake. Presets may carry them; only the command line is checked.
+IGNORED_BY_WORKLOAD: dict[str, tuple[str, ...]] = {
+    "sequential": ("arrival_rate", "queue_capacity", "trace_path"),
+    "poisson": ("episode_requests", "trace_path"),
+    "trace": ("round_budget", "episode_requests", "arrival_rate", "zipf_exponent", "popularity_seed"),
+}
+
+
+def check_overrides_apply(config: HubConfig, overrides: Iterable[str]) -> None:
+    """A ``ValueError`` naming the first field of ``overrides`` that ``config``'s workload
+    ignores, and the fields that workload does not read."""
+    ignored = IGNORED_BY_WORKLOAD.get(config.workload, ())
+    for name in overrides:
+        if name in ignored:
+            raise ValueError(
+                f"--set {name}: workload {config.workload!r} ignores it (it ignores {', '.join(ignored)}); "
+                "drop it, or also --set workload=... to one that reads it"
+            )
+
+
 def config_from(args: argparse.Namespace) -> HubConfig:
-    """The preset with the ``--set`` overrides; a bad value exits with the config's message."""
+    """The preset with the ``--set`` overrides; a bad value, or a field the workload
+    ignores, exits with a one-line message."""
     try:
-        return HubConfig.preset(args.preset, **dict(args.overrides))
+        config = HubConfig.preset(args.preset, **dict(args.overrides))
+        check_overrides_apply(config, [name for name, _ in args.overrides])
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
+    return config
 
 
 def int_list(text: str) -> tuple[int, ...]:

@@ -1,19 +1,25 @@
 """``modenhub train``: PPO, MaskablePPO or A2C on the native batched env, resumable.
 
-A run lives in ``results/runs/<preset>__<algo>__<seed>__<time>/``:
+A run lives in ``runs/<preset>__<algo>__<seed>__<time>-<suffix>/`` (``--out``,
+``--run-name``):
 
 * ``config.json``: the scenario (``HubConfig.to_dict``) and the run's :class:`Args`;
 * ``metrics.csv``: one row per policy per completed evaluation (the model and the
   heuristics on the same held-out seeds, reward/success/attempts with 95% CIs);
-* ``checkpoints/step_<N>.zip`` (model, optimizer, step count) and ``step_<N>.state.pkl``
-  (RNG states, VecNormalize statistics), named by ``checkpoints/latest.json``;
-* ``tb/``: TensorBoard logs; ``model.zip``: the final model.
+* ``checkpoints/step_<N>.safetensors`` (weights, optimizer state, step count, RNG states,
+  VecNormalize statistics; no pickle, ``train.checkpoints``), named by
+  ``checkpoints/latest.json``;
+* ``tb/``: TensorBoard logs; ``model.safetensors``: the final policy
+  (``agents.learned``'s model file, which holds no code).
 
-Every file is written atomically (``train.files``), and ``latest.json`` only after the
-checkpoint it names, so a run killed at any moment (SIGKILL included) resumes with
-``--resume RUN_DIR`` from its last checkpoint; metrics rows past that checkpoint's step
-are dropped. A resumed run restarts its envs' episodes (seeded from the seed and the
-step), so it is not bit-identical to an uninterrupted one.
+A new run claims its folder atomically and every process that writes a run holds its
+lock (``train.runs.RunLock``), so a second writer, or a ``--resume`` of a run a live
+process holds, is refused. Every file is written atomically (``train.files``), and
+``latest.json`` only after the checkpoint it names, so a run killed at any moment
+(SIGKILL included) resumes with ``--resume RUN_DIR`` from its last checkpoint; a damaged
+checkpoint is skipped, with a warning, for the newest intact one. Metrics rows past that
+checkpoint's step are dropped. A resumed run restarts its envs' episodes (seeded from
+the seed and the step), so it is not bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import pickle
-import random
+import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from train import checkpoints
 from train.files import read_csv, write_atomic, write_csv, write_json
 from train.options import add_config_options, config_from, n_values, positive_int
 
@@ -76,7 +83,7 @@ class Args:
     eval_episodes: int = 20
     eval_seed: int = 1_000_000
     checkpoint_every: int | None = None  # [timesteps]; default: eval_every
-    out: str = "results/runs"
+    out: str = "runs"
     tensorboard: bool = True
     progress: bool = True
     run_name: str | None = None
@@ -91,8 +98,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train PPO / MaskablePPO / A2C on a scenario (resumable)",
         description="Train a learned scheduler on the native batched env. Writes a run folder "
-        "OUT/<preset>__<algo>__<seed>__<time>/ with config.json, metrics.csv (periodic evaluation against "
-        "the heuristics), checkpoints/, tb/ and model.zip. --resume RUN_DIR continues a killed run.",
+        "OUT/<preset>__<algo>__<seed>__<time>-<suffix>/ with config.json, metrics.csv (periodic evaluation "
+        "against the heuristics), checkpoints/, tb/ and model.safetensors (the policy; a model file that holds "
+        "no code). --resume RUN_DIR continues a killed run. A folder another process is writing is refused.",
     )
     _add_arguments(parser)
     parser.set_defaults(func=run_from_namespace)
@@ -145,8 +153,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-seed", type=int, default=d.eval_seed, help="first seed of the evaluation episodes")
     parser.add_argument("--checkpoint-every", type=positive_int, default=None,
                         help="timesteps between checkpoints (default: --eval-every)")
-    parser.add_argument("--out", default=d.out, help="folder of the run folders (default results/runs)")
-    parser.add_argument("--run-name", default=None, help="run folder name (default preset__algo__seed__time)")
+    parser.add_argument("--out", default=d.out, help=f"folder of the run folders (default {d.out}/)")
+    parser.add_argument("--run-name", default=None,
+                        help="run folder name, which must not exist or be empty (default "
+                        "preset__algo__seed__time-suffix, the suffix random)")
     parser.add_argument("--no-tensorboard", dest="tensorboard", action="store_false", help="write no TensorBoard logs")
     parser.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -157,14 +167,17 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_namespace(ns: argparse.Namespace) -> Path:
     """Start (or with ``--resume``, continue) the run the parsed options describe."""
     if ns.resume is not None:
-        return resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
-    config_from(ns)  # a bad --set exits here with the config's message
-    names = {f.name for f in dataclasses.fields(Args)}
-    values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
-    values["overrides"] = dict(ns.overrides)
-    if ns.mix_n is not None:
-        values["mix_n"] = list(ns.mix_n)  # as config.json holds it
-    return train(Args(**values))
+        run_dir = resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
+    else:
+        config_from(ns)  # a bad --set exits here with the config's message
+        names = {f.name for f in dataclasses.fields(Args)}
+        values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
+        values["overrides"] = dict(ns.overrides)
+        if ns.mix_n is not None:
+            values["mix_n"] = list(ns.mix_n)  # as config.json holds it
+        run_dir = train(Args(**values))
+    print(f"wrote {run_dir}/ (model.safetensors, metrics.csv, learning_curve.png, checkpoints/)")
+    return run_dir
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -177,20 +190,33 @@ def main(argv: list[str] | None = None) -> Path:
 # Runs.
 
 
+def default_run_name(args: Args) -> str:
+    """``preset__algo__seed__time-suffix``: the time to the second and 6 random hex
+    digits, so that runs started in the same second get folders of their own."""
+    return f"{args.preset}__{args.algo}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
 def train(args: Args) -> Path:
-    """Start a new run; returns its folder."""
+    """Start a new run in a folder it claims (:func:`train.runs.claim_new_run`); returns
+    the folder.
+
+    :raises ValueError: a bad setting, or a run folder that exists with a run or files in
+        it, or that another process holds.
+    """
+    from train.runs import claim_new_run
+
     config = _config(args)
     _check_choices(args)
     if args.run_name is None:
-        args.run_name = f"{args.preset}__{args.algo}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+        args.run_name = default_run_name(args)
     run_dir = Path(args.out) / args.run_name
-    if (run_dir / "config.json").exists():
-        raise ValueError(f"{run_dir} already holds a run; use --resume {run_dir}")
     _seed_everything(args.seed)
-    env = _make_env(config, args, env_seed=args.seed)  # before config.json: a bad --mix-n leaves no run
-    write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
-    model = _make_model(args, env, run_dir)
-    return _learn(model, env, config, args, run_dir, rows=[])
+    env = _make_env(config, args, env_seed=args.seed)  # before the folder: a bad --mix-n leaves no run
+    with claim_new_run(run_dir):
+        write_json(run_dir / "config.json", {"config": config.to_dict(), "args": dataclasses.asdict(args)})
+        print(f"run folder {run_dir}", file=sys.stderr)
+        model = _make_model(args, env, run_dir)
+        return _learn(model, env, config, args, run_dir, rows=[])
 
 
 def _check_choices(args: Args) -> None:
@@ -202,36 +228,83 @@ def _check_choices(args: Args) -> None:
 
 
 def resume(run_dir: str | Path, timesteps: int | None = None, progress: bool = True) -> Path:
-    """Continue ``run_dir`` from its last checkpoint (``timesteps``: a new total)."""
+    """Continue ``run_dir`` from its newest intact checkpoint (``timesteps``: a new total).
+
+    A damaged newer checkpoint is skipped with a warning on stderr.
+
+    :raises FileNotFoundError: ``run_dir`` is not a training run folder.
+    :raises ValueError: its config is damaged, another process holds it, or it has
+        checkpoint files of which none is intact (each named with its problem).
+    """
+    from train.runs import RunLock
+
     run_dir = Path(run_dir)
     config_file = run_dir / "config.json"
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"--resume {run_dir}: no such folder")
     if not config_file.is_file():
-        raise FileNotFoundError(f"{run_dir}: no config.json; not a training run folder")
-    saved = json.loads(config_file.read_text())
-    args = Args(**saved["args"])
-    args.progress = progress
-    if timesteps is not None and timesteps != args.timesteps:
-        args.timesteps = timesteps
-        write_json(config_file, {"config": saved["config"], "args": dataclasses.asdict(args)})
-    config = _config(args)
-    _remove_temp_files(run_dir)
-    checkpoint = latest_checkpoint(run_dir)
-    rows = [r for r in read_metrics(run_dir / "metrics.csv") if checkpoint is None or int(r["step"]) <= checkpoint[0]]
-    if checkpoint is None:
-        _seed_everything(args.seed)
-        env = _make_env(config, args, env_seed=args.seed)
-        model = _make_model(args, env, run_dir)
-        return _learn(model, env, config, args, run_dir, rows=[])
-    step, model_path, state_path = checkpoint
-    state = pickle.loads(state_path.read_bytes())
-    env = _make_env(config, args, env_seed=args.seed + step, vec_normalize=state.get("vec_normalize"))
-    from agents.learned import algorithm_classes
+        raise FileNotFoundError(f"--resume {run_dir}: no config.json; not a training run folder")
+    with RunLock(run_dir):
+        args, saved_config = _saved_args(config_file)
+        args.progress = progress
+        if timesteps is not None and timesteps != args.timesteps:
+            args.timesteps = timesteps
+            write_json(config_file, {"config": saved_config, "args": dataclasses.asdict(args)})
+        config = _config(args)
+        _remove_temp_files(run_dir)
+        candidates = checkpoint_candidates(run_dir)
+        if not candidates:
+            _old_checkpoints_are_an_error(run_dir)
+            _seed_everything(args.seed)
+            env = _make_env(config, args, env_seed=args.seed)
+            model = _make_model(args, env, run_dir)
+            return _learn(model, env, config, args, run_dir, rows=[])
+        model, env, header = _restore_newest(run_dir, candidates, config, args)
+        step = int(header["step"])
+        rows = [r for r in read_metrics(run_dir / "metrics.csv") if int(r["step"]) <= step]
+        print(f"resuming {run_dir} from step {step}", file=sys.stderr)
+        return _learn(model, env, config, args, run_dir, rows=rows, wall_offset=header.get("wall_seconds", 0.0))
 
-    model = algorithm_classes()[args.algo].load(
-        model_path, env=env, device="cpu", tensorboard_log=str(run_dir / "tb") if args.tensorboard else None
-    )
-    _restore_rng(state["rng"])
-    return _learn(model, env, config, args, run_dir, rows=rows, wall_offset=state.get("wall_seconds", 0.0))
+
+def _saved_args(config_file: Path) -> tuple[Args, dict[str, Any]]:
+    """The run's :class:`Args` and scenario from its ``config.json``."""
+    try:
+        saved = json.loads(config_file.read_text())
+        return Args(**saved["args"]), saved["config"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{config_file}: damaged run config ({type(err).__name__}: {err})") from None
+
+
+def _old_checkpoints_are_an_error(run_dir: Path) -> None:
+    old = sorted((run_dir / "checkpoints").glob("step_*.zip")) + sorted((run_dir / "checkpoints").glob("*.pkl"))
+    if old:
+        raise ValueError(
+            f"{run_dir}: its checkpoints ({old[0].name}, ...) are pickles of an earlier modenhub, which are not "
+            "loaded (they could run code); start a new run"
+        )
+
+
+def _restore_newest(run_dir: Path, candidates: list[int], config, args: Args) -> tuple[Any, Any, dict[str, Any]]:
+    """Model, env and checkpoint header of the newest checkpoint that reads and fits."""
+    folder, problems = run_dir / "checkpoints", []
+    for step in candidates:
+        path = checkpoints.checkpoint_path(folder, step)
+        try:
+            header, tensors = checkpoints.read_checkpoint(path)
+            if int(header.get("step", -1)) != step:
+                raise ValueError(f"{path}: holds step {header.get('step')!r}, not {step}")
+            env = _make_env(config, args, env_seed=args.seed + step)
+            model = _make_model(args, env, run_dir)
+            try:
+                checkpoints.restore(model, header, tensors, env if args.norm_reward else None)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from None
+        except (ValueError, OSError) as err:
+            problems.append(str(err))
+            print(f"warning: skipping checkpoint step {step}: {err}", file=sys.stderr)
+            continue
+        return model, env, header
+    raise ValueError(f"{run_dir}: no intact checkpoint ({'; '.join(problems)})")
 
 
 def _config(args: Args):
@@ -248,10 +321,11 @@ def _seed_everything(seed: int) -> None:
     set_random_seed(seed)
 
 
-def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
+def _make_env(config, args: Args, env_seed: int):
     """The training env: ``args.n_envs`` hubs of ``config`` (or with ``--mix-n``, split
     over those N), each part reward-shaped with its own scenario if ``--shaping dp``, then
-    VecNormalize'd if ``--norm-reward`` (restored from ``vec_normalize``, its pickle)."""
+    VecNormalize'd if ``--norm-reward`` (its statistics restored from a checkpoint by
+    :func:`train.checkpoints.restore`)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from modenhub_env.sb3 import ModEnHubVecEnv
@@ -264,10 +338,6 @@ def _make_env(config, args: Args, env_seed: int, vec_normalize: Any = None):
     env.seed(env_seed)
     if not args.norm_reward:
         return env
-    if vec_normalize is not None:
-        normalized = pickle.loads(vec_normalize)
-        normalized.set_venv(env)
-        return normalized
     return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=args.gamma)
 
 
@@ -324,7 +394,7 @@ def _learn(model: Any, env: Any, config, args: Args, run_dir: Path, rows: list[d
             tb_log_name="run", progress_bar=args.progress,
         )
     callback.evaluate_and_checkpoint(model)
-    write_atomic(run_dir / "model.zip", _model_bytes(model, args, config))
+    write_atomic(run_dir / "model.safetensors", _model_bytes(model, args, config))
     plot_learning_curve(read_metrics(run_dir / "metrics.csv"), run_dir / "learning_curve.png", run_dir.name)
     env.close()
     return run_dir
@@ -333,15 +403,11 @@ def _learn(model: Any, env: Any, config, args: Args, run_dir: Path, rows: list[d
 # Evaluation, metrics and checkpoints.
 
 
-def _metadata(model: Any, args: Args, config) -> dict[str, Any]:
-    return {"format": 1, "algo": args.algo, "policy": args.policy, "config": config.to_dict(),
-            "num_timesteps": int(model.num_timesteps), "run": args.run_name}
-
-
 def _model_bytes(model: Any, args: Args, config) -> bytes:
-    from agents.learned import model_bytes
+    """The model file (``agents.learned``) of ``model``'s policy."""
+    from agents.learned import policy_file_bytes
 
-    return model_bytes(model, _metadata(model, args, config))
+    return policy_file_bytes(model.policy, config, args.algo, int(model.num_timesteps), args.run_name)
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
@@ -389,52 +455,32 @@ def plot_learning_curve(rows: list[dict[str, Any]], path: Path, title: str) -> N
     plt.close(fig)
 
 
-def latest_checkpoint(run_dir: Path) -> tuple[int, Path, Path] | None:
-    """``(step, model, state)`` of the newest complete checkpoint, or ``None``."""
+def checkpoint_candidates(run_dir: Path) -> list[int]:
+    """Steps of the checkpoints to try, best first: the one ``latest.json`` names, then
+    every checkpoint file, newest first."""
     folder = run_dir / "checkpoints"
     pointer = folder / "latest.json"
     candidates = []
     if pointer.is_file():
         try:
-            data = json.loads(pointer.read_text())
-            candidates.append(int(data["step"]))
-        except (ValueError, KeyError, TypeError):
+            step = int(json.loads(pointer.read_text())["step"])
+            if checkpoints.checkpoint_path(folder, step).is_file():
+                candidates.append(step)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             pass
-    candidates += sorted((_step_of(p) for p in folder.glob("step_*.zip")), reverse=True)
-    for step in candidates:
-        model, state = folder / f"step_{step}.zip", folder / f"step_{step}.state.pkl"
-        if model.is_file() and state.is_file():
-            return step, model, state
-    return None
+    return list(dict.fromkeys(candidates + checkpoints.checkpoint_steps(folder)))
 
 
-def _step_of(path: Path) -> int:
-    try:
-        return int(path.stem.split("_", 1)[1])
-    except (IndexError, ValueError):
-        return -1
+def latest_checkpoint(run_dir: Path) -> int | None:
+    """The step of the newest checkpoint file (intact or not), or ``None``."""
+    candidates = checkpoint_candidates(run_dir)
+    return candidates[0] if candidates else None
 
 
 def _remove_temp_files(run_dir: Path) -> None:
     """Temporary files of writes a kill interrupted (``train.files.write_atomic``)."""
     for tmp in list(run_dir.glob(".*.tmp")) + list((run_dir / "checkpoints").glob(".*.tmp")):
         tmp.unlink(missing_ok=True)
-
-
-def _rng_state() -> dict[str, Any]:
-    import torch as th
-
-    # SB3 draws from (and set_random_seed seeds) the legacy global generators.
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": th.get_rng_state()}  # noqa: NPY002
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    import torch as th
-
-    th.set_num_threads(1)
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
-    th.set_rng_state(state["torch"])
 
 
 def _run_callback(config, args: Args, run_dir: Path, rows: list[dict], wall_offset: float) -> Any:
@@ -489,7 +535,7 @@ class _RunCallbackMixin:
         if not self.rows or int(self.rows[-1]["step"]) < step:
             self.evaluate(model)
         saved = latest_checkpoint(self.run_dir)
-        if saved is None or saved[0] < step:
+        if saved is None or saved < step:
             self.checkpoint(model)
 
     def evaluate(self, model: Any) -> None:
@@ -498,7 +544,7 @@ class _RunCallbackMixin:
         from train.rollout import run_episodes
 
         step, args = int(model.num_timesteps), self.args
-        learned = LearnedPolicy(model, self.hub_config, args.algo)
+        learned = LearnedPolicy.from_model(model, self.hub_config, args.algo)
         totals = run_episodes(self.hub_config, learned, args.eval_episodes, args.eval_seed)
         wall = time.monotonic() - self.started
         new_rows = [summarise("learned", totals, args.eval_seed)] + self._baselines()
@@ -529,27 +575,19 @@ class _RunCallbackMixin:
         return self._baseline_rows
 
     def checkpoint(self, model: Any) -> None:
-        """Model zip, then RNG/normalisation state, then the pointer to both; old ones pruned."""
+        """The checkpoint file (``train.checkpoints``), then the pointer to it; old ones pruned."""
         from stable_baselines3.common.vec_env import VecNormalize
 
         step, folder = int(model.num_timesteps), self.run_dir / "checkpoints"
-        write_atomic(folder / f"step_{step}.zip", _model_bytes(model, self.args, self.hub_config))
         env = model.get_env()
-        state = {
-            "step": step, "rng": _rng_state(), "wall_seconds": time.monotonic() - self.started,
-            "vec_normalize": _pickled_normalizer(env) if isinstance(env, VecNormalize) else None,
-        }
-        write_atomic(folder / f"step_{step}.state.pkl", pickle.dumps(state))
-        write_json(folder / "latest.json", {"step": step, "model": f"step_{step}.zip", "state": f"step_{step}.state.pkl"})
-        for old in sorted(_step_of(p) for p in folder.glob("step_*.zip"))[:-KEEP_CHECKPOINTS]:
+        data = checkpoints.checkpoint_bytes(model, step, time.monotonic() - self.started,
+                                            env if isinstance(env, VecNormalize) else None)
+        path = checkpoints.checkpoint_path(folder, step)
+        write_atomic(path, data)
+        write_json(folder / "latest.json", {"step": step, "checkpoint": path.name})
+        for old in checkpoints.checkpoint_steps(folder)[KEEP_CHECKPOINTS:]:
             if old != step:
-                (folder / f"step_{old}.zip").unlink(missing_ok=True)
-                (folder / f"step_{old}.state.pkl").unlink(missing_ok=True)
-
-
-def _pickled_normalizer(env: Any) -> bytes:
-    """VecNormalize's statistics; its pickle leaves out the env (as ``VecNormalize.save``)."""
-    return pickle.dumps(env)
+                checkpoints.checkpoint_path(folder, old).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

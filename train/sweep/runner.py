@@ -22,13 +22,13 @@ def run_point(point: Mapping[str, Any], runs_dir: str | Path) -> dict[str, float
     """Train one grid point in ``runs_dir/<run>`` (the body of a trial; needs no Ray).
 
     A run folder left by an interrupted trial is continued from its last checkpoint
-    (``train.training.resume``); a finished one (``model.zip`` present) is only read.
+    (``train.training.resume``); a finished one (``model.safetensors`` present) is only read.
     Returns the final metrics (:func:`final_metrics`).
     """
     from train import training
 
     run_dir = Path(runs_dir) / point["run"]
-    if (run_dir / "model.zip").is_file():
+    if (run_dir / "model.safetensors").is_file():
         return final_metrics(run_dir)
     if (run_dir / "config.json").is_file():
         training.resume(run_dir, timesteps=point["timesteps"], progress=False)
