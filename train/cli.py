@@ -1,5 +1,5 @@
-"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``sweep``, ``bench``
-(``modenhub CMD --help``)."""
+"""The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``sweep``, ``bench``,
+``render`` (``modenhub CMD --help``)."""
 
 from __future__ import annotations
 
@@ -83,12 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import bench, compare, sweep, training
+    from train import animate, bench, compare, sweep, training
 
     training.add_parser(sub)
     compare.add_parser(sub)
     sweep.add_parser(sub)
     bench.add_parser(sub)
+    animate.add_parser(sub)
     return parser
 
 
