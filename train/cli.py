@@ -36,8 +36,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         rows = evaluate(config, policies, args.episodes, args.seed, args.out, tag, not args.quiet)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
+    from train.summaries import evaluation_summary
+
     print(format_table(rows, tag))
-    print(f"\nwrote {args.out}/evaluation_{tag}.csv, .md and .png")
+    print(f"\n{evaluation_summary(rows)}")
+    print(f"wrote {args.out}/evaluation_{tag}.csv, .md and .png")
 
 
 def build_parser() -> argparse.ArgumentParser:
