@@ -8,7 +8,7 @@ import pytest
 
 from train.cli import main
 from train.files import write_csv
-from train.summaries import best_by_reward, evaluation_summary, training_summary
+from train.summaries import best_by_reward, evaluation_summary, reproduction_summary, training_summary
 from train.training import METRIC_COLUMNS
 
 
@@ -67,3 +67,24 @@ def test_cli_evaluate__ends_with_the_best_policy_and_the_files(tmp_path: Path, c
     lines = capsys.readouterr().out.rstrip().splitlines()
     assert lines[-2].startswith("best of 2 policies by episode reward: ")
     assert lines[-1] == f"wrote {tmp_path}/evaluation_hotspot.csv, .md and .png"
+
+
+def reproduction_row(n: int, policy: str, cache: int, success: float, attempts: float) -> dict:
+    return {"n_qpus": str(n), "policy": policy, "cache": str(cache), "success": str(success), "attempts": str(attempts)}
+
+
+def test_reproduction_summary__largest_n_baseline_against_orchestrator():
+    rows = [reproduction_row(8, "sequential", 0, 0.5, 2.4), reproduction_row(128, "sequential", 0, 0.297, 2.68),
+            reproduction_row(128, "sequential", 1, 0.31, 2.66), reproduction_row(128, "log-parallel", 1, 0.921, 11.05)]
+    text = reproduction_summary(rows)
+    assert text.startswith("at N = 128: sequential (no cache) success 0.297 with 2.68 attempts, "
+                           "log-parallel (cache) success 0.921 with 11.05 attempts; the paper reports")
+    assert "the paper" not in reproduction_summary(rows, paper_preset=False)
+    assert "log-parallel (cache) not run" in reproduction_summary(rows[:2])
+
+
+def test_cli_reproduce__ends_with_the_summary_and_the_files(tmp_path: Path, capsys):
+    main(["reproduce", "--trials", "50", "--qpus", "1,4", "--out", str(tmp_path), "--quiet"])
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert lines[-2].startswith("at N = 4: sequential (no cache) success ")
+    assert lines[-1] == f"wrote {tmp_path / 'paper_reproduction.csv'} and {tmp_path / 'paper_reproduction.png'}"

@@ -20,8 +20,11 @@ def _reproduce(args: argparse.Namespace) -> None:
         rows = reproduce(base, args.qpus, args.trials, args.seed, args.out, args.resume, not args.quiet)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from None
+    from train.summaries import reproduction_summary
+
     print(format_table(rows))
-    print(f"\nwrote {args.out / 'paper_reproduction.csv'} and {args.out / 'paper_reproduction.png'}")
+    print(f"\n{reproduction_summary(rows, args.preset == 'paper' and not args.overrides)}")
+    print(f"wrote {args.out / 'paper_reproduction.csv'} and {args.out / 'paper_reproduction.png'}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
