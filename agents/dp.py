@@ -1,4 +1,4 @@
-"""The exact optimum for a single request (``MODEL.md`` section 6), by dynamic programming.
+"""The exact optimum for a single request (``docs/model.md#dp-optimum``), by dynamic programming.
 
 A request with per-attempt success probability ``p`` and ``r`` rounds left chooses ``n`` in
 ``0..k_max`` attempts this round. They all launch (and cost ``w_attempt`` each); at least

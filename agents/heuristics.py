@@ -1,4 +1,4 @@
-"""Handcrafted schedulers: the paper's two heuristics (``MODEL.md`` section 3) and a
+"""Handcrafted schedulers: the paper's two heuristics (``docs/model.md#heuristics``) and a
 slack-aware baseline for contention.
 
 Each decides from the observation alone and keeps the total of a round within the hub

@@ -8,7 +8,8 @@ Two relaxations of the DP policy (``dp-optimal``), on the same held-out episodes
   the reward counted both with the prefetch attempts free (the most that cached ebits
   could add) and at their real cost.
 
-Usage: ``python examples/decoherence_bounds.py [--episodes 200] [--seed 10000]``.
+Usage: ``python examples/decoherence_bounds.py [--episodes 200] [--seed 10000]``;
+``--quick`` is the smoke run of CI (4 episodes of 32 rounds).
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
     parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (default 10000)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 4 episodes of 32 rounds")
     args = parser.parse_args()
     config = HubConfig.preset("decoherence")
+    if args.quick:
+        args.episodes, config = 4, config.replace(episode_rounds=32)
     report("dp-optimal", play(config, False, args.episodes, args.seed), config, True)
     unlimited = config.replace(max_attempts_per_round=None)
     report("dp-optimal, unlimited S", play(unlimited, False, args.episodes, args.seed), unlimited, True)

@@ -1,4 +1,4 @@
-"""The one batched simulation core of the ModEn-Hub (``docs/model.md``).
+"""The one batched simulation core of the ModEn-Hub (``docs/model.md#hardware``, ``#requests``).
 
 ``HubCore`` holds ``B`` independent hubs of one configuration as a few packed arrays and
 advances them with the compiled kernels of :mod:`modenhub_env.kernels`, one call per round
@@ -6,7 +6,7 @@ for the whole batch (on one thread for small batches, on several for large ones)
 Gymnasium env, the native vector env, the Stable-Baselines3 adapter and the Monte Carlo
 studies all drive it. It imports neither gymnasium nor torch.
 
-One round of one hub, in order (``docs/model.md#one-round``):
+One round of one hub, in order (``docs/model.md#round``):
 
 1. requests reserved a cached ebit at the end of the previous round are served from the
    cache at zero attempts (oldest usable ebit of the pair first);

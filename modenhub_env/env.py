@@ -26,7 +26,8 @@ class ModEnHubEnv(gym.Env):
     ``p_ab = P_bsm * eta_a * eta_b``. A request with a success is served; surplus ebits go
     into a small cache in the hub's quantum memory, where they decohere (Werner decay)
     until used or discarded. The physics, the workloads and the paper behind them are in
-    ``MODEL.md`` and :mod:`modenhub_env.core`.
+    ``docs/model.md`` (the round's order of events: ``docs/model.md#round``) and
+    :mod:`modenhub_env.core`; this card is also ``docs/env.md``.
 
     ## Action Space
 

@@ -1,5 +1,5 @@
 """The compiled core: one round of the ModEn-Hub, its observation and its reset, as numba
-kernels that loop over envs on scalars (``docs/model.md#one-round``).
+kernels that loop over envs on scalars (``docs/model.md#round``).
 
 Every function here that simulates is jitted, and all of them live in this one file: a
 kernel compiled with ``cache=True`` embeds the helpers it calls, and numba checks only the
@@ -731,7 +731,7 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
 @njit(cache=CACHE)
 def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out,
               latency, work) -> None:
-    """One round of env ``i`` (``docs/model.md#one-round``), then its observation."""
+    """One round of env ``i`` (``docs/model.md#round``), then its observation."""
     s = iparams[I_K] + iparams[I_M]
     for col in range(out.shape[1]):
         out[i, col] = 0.0
@@ -913,7 +913,7 @@ def _dp_round(p: float, k_max: int, w_attempt: float, value_after: float) -> tup
 
 @njit(cache=CACHE)
 def single_request_dp(p: float, rounds: int, k_max: int, w_attempt: float, w_fail: float, values, best) -> None:
-    """The single-request optimum by rounds left (``docs/model.md#single-request-optimum``):
+    """The single-request optimum by rounds left (``docs/model.md#dp-optimum``):
     ``V(0) = -w_fail``, ``V(r) = max_n q(n) + (1 - q(n)) V(r-1) - w_attempt n``;
     ``values[r]`` and ``best[r]`` (``best[0] = 0``) for ``r`` in ``0..rounds``."""
     values[0], best[0] = -w_fail, 0

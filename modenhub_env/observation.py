@@ -1,6 +1,7 @@
 """The agent's view of the hub: a fixed-size float32 vector and the action masks.
 
-Layout (``MODEL.md`` section 6), every feature in ``[0, 1]``:
+Layout (``docs/model.md#agent-interface``; the full table in ``docs/env.md``), every
+feature in ``[0, 1]``:
 
 =========================  =====================================================
 block                      features

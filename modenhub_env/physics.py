@@ -1,4 +1,4 @@
-"""Closed-form physics of the ModEn-Hub (``MODEL.md`` sections 1 and 3).
+"""Closed-form physics of the ModEn-Hub (``docs/model.md#hardware`` and ``#closed-forms``).
 
 Small pure functions, each checked against its formula in ``tests/test_physics.py``.
 They accept numpy arrays or scalars, so the batched core uses them unchanged.

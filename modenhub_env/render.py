@@ -17,7 +17,9 @@ on numpy and gymnasium only, so no matplotlib, pygame or PIL):
   routed through (cyan when a cached ebit is reserved for it); for ``N = 1`` the arc joins
   the QPU to the hub's memory; the QPUs of pending requests are enlarged and ringed;
 * along the bottom, the queue load (pending / queue size) and the cache fill (cached
-  ebits / ``HubConfig.cache_size``) as bars with their counts; the round and ``N`` on top.
+  ebits / ``HubConfig.cache_size``) as bars with their counts; the round and ``N`` on top;
+* under them, when the last round's ``info`` is given (as ``env.render()`` does after a
+  step), its attempts (prefetch included), served and failed requests.
 
 All shapes are stamped with a small disc of pixel offsets at points sampled along them,
 so a whole set of spokes or arcs is one vectorised numpy assignment.
@@ -86,7 +88,7 @@ def render_frame(core: HubCore, mode: str | None, info: dict) -> str | np.ndarra
     if mode == "ansi":
         return render_ansi(core, 0, info)
     if mode == "rgb_array":
-        return render_rgb(core, 0)
+        return render_rgb(core, 0, info)
     gym_logger.warn("render() needs render_mode 'ansi' or 'rgb_array' at construction")
     return None
 
@@ -165,8 +167,14 @@ def _ansi_counters(info: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------- image
 
 
-def render_rgb(core: HubCore, row: int) -> np.ndarray:
-    """An image of env ``row``'s hub, ``(HEIGHT, WIDTH, 3)`` uint8 (see the module docstring)."""
+def render_rgb(core: HubCore, row: int, info: dict[str, Any] | None = None) -> np.ndarray:
+    """An image of env ``row``'s hub, ``(HEIGHT, WIDTH, 3)`` uint8 (see the module docstring).
+
+    :param core: the batch of hubs.
+    :param row: which env of the batch to draw.
+    :param info: that env's last info dict; its round counters (``attempts``,
+        ``prefetch_attempts``, ``served``, ``failed``) are drawn when present.
+    """
     cfg, state = core.config, core.state
     n = cfg.n_qpus
     image = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
@@ -189,6 +197,8 @@ def render_rgb(core: HubCore, row: int) -> np.ndarray:
     pending = int(state.q_valid[row].sum())
     filled = int((state.c_pair[row] >= 0).sum())
     _draw_header(image, int(state.round[row]), n)
+    if info is not None and "attempts" in info:
+        _draw_last_round(image, info)
     _draw_bar(image, 348, "QUEUE", pending, cfg.queue_size, REQUEST)
     _draw_bar(image, 372, "CACHE", filled, cfg.cache_size, CACHE)
     return image
@@ -276,6 +286,13 @@ def _draw_header(image: np.ndarray, round_: int, n_qpus: int) -> None:
     _draw_text(image, WIDTH - 8 - _text_width(label, 2), 8, label, TEXT, 2)
 
 
+def _draw_last_round(image: np.ndarray, info: dict[str, Any]) -> None:
+    """The last round's attempts (prefetch included), served and failed requests."""
+    attempts = int(info["attempts"]) + int(info.get("prefetch_attempts", 0))
+    served, failed = int(info.get("served", 0)), int(info.get("failed", 0))
+    _draw_text(image, 8, 26, f"ATTEMPTS {attempts}  SERVED {served}  FAILED {failed}", DIM_TEXT, 2)
+
+
 def _draw_bar(image: np.ndarray, top: int, label: str, count: int, capacity: int, colour) -> None:
     """A labelled bar ``count / capacity`` filled, 12 px high, ``top`` its first row."""
     left, right, height = 60, 300, 12
@@ -342,12 +359,20 @@ _FONT = {
     "C": ("011", "100", "100", "100", "011"),
     "D": ("110", "101", "101", "101", "110"),
     "E": ("111", "100", "110", "100", "111"),
+    "F": ("111", "100", "110", "100", "100"),
     "H": ("101", "101", "111", "101", "101"),
+    "I": ("111", "010", "010", "010", "111"),
+    "L": ("100", "100", "100", "100", "111"),
+    "M": ("101", "111", "111", "101", "101"),
     "N": ("110", "101", "101", "101", "101"),
     "O": ("010", "101", "101", "101", "010"),
+    "P": ("110", "101", "110", "100", "100"),
     "Q": ("010", "101", "101", "110", "011"),
     "R": ("110", "101", "110", "101", "101"),
+    "S": ("011", "100", "010", "001", "110"),
+    "T": ("111", "010", "010", "010", "010"),
     "U": ("101", "101", "101", "101", "111"),
+    "V": ("101", "101", "101", "101", "010"),
 }
 _GLYPHS = {
     char: np.array([[bit == "1" for bit in line] for line in rows], dtype=bool)

@@ -1,4 +1,4 @@
-"""Request workloads: where teleportation requests come from (``MODEL.md`` section 2).
+"""Request workloads: where teleportation requests come from (``docs/model.md#workloads``).
 
 Pairs are coded as ``a * N + b`` with ``a < b``; for ``N = 1`` the one pair is ``(0, 0)``,
 the QPU with the hub memory.

@@ -15,8 +15,8 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench")
-CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep")  # those that take --preset and --set
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench", "render")
+CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep", "render")  # those that take --preset and --set
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -1,4 +1,4 @@
-"""``modenhub_env.physics`` against the closed forms of MODEL.md sections 1, 3 and 4."""
+"""``modenhub_env.physics`` against the formulas of docs/model.md (#hardware, #closed-forms, #paper-preset)."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_teleport_gate_fidelity__endpoints():
 
 
 def _usable(age: int, f0: float, t_coh: float, f_min: float, cutoff: int | None) -> bool:
-    """MODEL.md: discarded at age ``cutoff`` or once ``F < F_min``."""
+    """docs/model.md#storage-limit: discarded at age ``cutoff`` or once ``F < F_min``."""
     fidelity = float(physics.werner_fidelity(age, f0, t_coh))
     return fidelity >= f_min and (cutoff is None or age < cutoff)
 
@@ -260,7 +260,7 @@ def test_parallel_closed_forms__reduce_to_sequential_at_k_one():
     [(1, 0.704, 2.111, 0.704), (8, 0.504, 2.418, 0.878), (32, 0.391, 2.566, 0.916), (128, 0.298, 2.678, 0.916)],
 )
 def test_closed_forms__paper_preset_analytic_values(n_qpus, seq_success, seq_attempts, par_success):
-    """MODEL.md section 4 preset, the closed forms evaluated by hand to 3 decimals."""
+    """docs/model.md#paper-preset, the closed forms evaluated by hand to 3 decimals."""
     cfg = HubConfig(n_qpus=n_qpus)
     p = float(cfg.p_pair(0, 0) if n_qpus == 1 else cfg.p_pair(0, 1))
     r, k = cfg.round_budget, cfg.k_parallel

@@ -118,6 +118,28 @@ def test_render_rgb__queue_bar_full_for_sequential_request():
     assert count_colour(bars, render.REQUEST) > count_colour(idle_bars, render.REQUEST) == 0
 
 
+def test_render_rgb__last_round_counters_drawn_only_with_info():
+    core = make_core(HubConfig(n_qpus=8))
+    counters_band = slice(26, 36)  # [px] rows of the last round's line, under the header
+    plain = render.render_rgb(core, 0)
+    few = render.render_rgb(core, 0, {"attempts": 1, "prefetch_attempts": 0, "served": 0, "failed": 0})
+    many = render.render_rgb(core, 0, {"attempts": 3, "prefetch_attempts": 5, "served": 1, "failed": 0})
+    assert count_colour(plain[counters_band], render.DIM_TEXT) == 0
+    assert count_colour(few[counters_band], render.DIM_TEXT) > 50
+    assert not np.array_equal(few[counters_band], many[counters_band])
+    np.testing.assert_array_equal(few[40:], plain[40:])  # the rest of the picture is unchanged
+
+
+def test_env__render_rgb_array_shows_the_last_rounds_attempts():
+    env = gym.make("modenhub_env:ModEnHub-v0", preset="hotspot", render_mode="rgb_array")
+    env.reset(seed=0)
+    after_reset = env.render()
+    env.step(np.ones(env.action_space.shape, dtype=np.int64))
+    after_step = env.render()
+    assert count_colour(after_reset[26:36], render.DIM_TEXT) == 0
+    assert count_colour(after_step[26:36], render.DIM_TEXT) > 50
+
+
 def test_render_rgb__draws_the_requested_row_of_a_batch():
     core = make_core(HubConfig(n_qpus=8, episode_requests=1, round_budget=1), batch=2)
     core.state.q_valid[1] = False

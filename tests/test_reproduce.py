@@ -109,7 +109,7 @@ def test_reproduce__p_pair_and_k_follow_the_config(study):
         expected_k = config.k_parallel if row["policy"] == "log-parallel" else 1
         assert int(row["k"]) == expected_k
     by_n = {int(r["n_qpus"]): float(r["p_pair"]) for r in study[2]}
-    assert by_n[1] == pytest.approx(0.333, abs=5e-4)  # MODEL.md section 4
+    assert by_n[1] == pytest.approx(0.333, abs=5e-4)  # docs/model.md#paper-preset
     assert by_n[8] == pytest.approx(0.208, abs=5e-4)
 
 
@@ -334,7 +334,7 @@ def test_analytic__equals_physics_closed_forms_on_the_paper_preset(n):
 
 
 def test_analytic__matches_model_md_table():
-    """MODEL.md section 4, N = 1 and 128: sequential about .71 and .30, orchestrated about .91."""
+    """docs/model.md#headline-numbers, N = 1 and 128: sequential about .71 and .30, orchestrated about .91."""
     one = PAPER.replace(n_qpus=1, cache_capacity=0)
     big = PAPER.replace(n_qpus=128, cache_capacity=0)
     assert reproduce.analytic(one, "sequential")[0] == pytest.approx(0.70, abs=0.015)

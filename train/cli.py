@@ -1,5 +1,5 @@
 """The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``convert``, ``sweep``,
-``bench`` (``modenhub CMD --help``).
+``bench``, ``render`` (``modenhub CMD --help``).
 
 An ordinary mistake (a bad path or value, an existing run folder, a missing extra) ends
 the command with one line ``error: ...`` on stderr and exit code 1; ``--debug`` shows
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from train.options import add_config_options, config_from, int_list, positive_int
+from train.summaries import evaluation_summary, reproduction_summary
 
 #: Module that may be missing -> the extra that installs it.
 EXTRAS = {
@@ -36,7 +37,8 @@ def _reproduce(args: argparse.Namespace) -> None:
     out = output_folder(args.out, "reproduce")
     rows = reproduce(base, args.qpus, args.trials, args.seed, out, args.resume, not args.quiet)
     print(format_table(rows))
-    print(f"\nwrote {out / 'paper_reproduction.csv'} and {out / 'paper_reproduction.png'}")
+    print(f"\n{reproduction_summary(rows, args.preset == 'paper' and not args.overrides)}")
+    print(f"wrote {out / 'paper_reproduction.csv'} and {out / 'paper_reproduction.png'}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -51,7 +53,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     out = output_folder(args.out, "evaluate")
     rows = evaluate(config, policies, args.episodes, args.seed, out, tag, not args.quiet, args.trust_pickle)
     print(format_table(rows, tag))
-    print(f"\nwrote {out}/evaluation_{tag}.csv, .md and .png")
+    print(f"\n{evaluation_summary(rows)}")
+    print(f"wrote {out}/evaluation_{tag}.csv, .md and .png")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import bench, compare, convert, sweep, training
+    from train import animate, bench, compare, convert, sweep, training
 
     training.add_parser(sub)
     compare.add_parser(sub)
@@ -116,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help=debug_help)
     for subparser in sub.choices.values():  # also accepted after the subcommand
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
+    animate.add_parser(sub)
     return parser
 
 

@@ -103,8 +103,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "no code). --resume RUN_DIR continues a killed run. A folder another process is writing is refused.",
     )
     _add_arguments(parser)
-    parser.set_defaults(func=run_from_namespace)
+    parser.set_defaults(func=_run_and_summarise)
     return parser
+
+
+def _run_and_summarise(ns: argparse.Namespace) -> Path:
+    from train.summaries import training_summary
+
+    run_dir = run_from_namespace(ns)
+    print(training_summary(run_dir))
+    return run_dir
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -387,6 +395,7 @@ def _make_model(args: Args, env: Any, run_dir: Path):
 
 def _learn(model: Any, env: Any, config, args: Args, run_dir: Path, rows: list[dict], wall_offset: float = 0.0) -> Path:
     remaining = args.timesteps - model.num_timesteps
+    print(f"training {max(remaining, 0)} steps of {args.timesteps} into {run_dir}", file=sys.stderr)
     callback = _run_callback(config, args, run_dir, rows, wall_offset)
     if remaining > 0:
         model.learn(

@@ -156,7 +156,7 @@ def report(rows, profiles, info: dict, started: float, argv: list[str], load: tu
         "# ModEn-Hub benchmarks", "",
         f"`{command}`, started {datetime.datetime.now() - datetime.timedelta(seconds=finished - started):%Y-%m-%d %H:%M} "
         f"at commit {commit}; {(finished - started) / 60:.1f} min. The paper preset is a "
-        "reconstruction calibrated to the paper's headline results (see MODEL.md).", "",
+        "reconstruction calibrated to the paper's headline results (see docs/model.md#calibration).", "",
         "## Targets", "",
         "| target | measured | value | threshold | result |", "|---|---|---|---|---|",
     ]
