@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from modenhub_env.config import PRESETS, HubConfig, field_names
+from modenhub_env.config import PRESETS, HubConfig, field_names, nearest_field
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -17,7 +17,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
     name, raw = (part.strip() for part in text.split("=", 1))
     if name not in field_names():
-        raise argparse.ArgumentTypeError(f"unknown config field {name!r}; allowed: {', '.join(field_names())}")
+        close = nearest_field(name)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown config field {name!r}{hint}; allowed: {', '.join(field_names())}")
     lowered = raw.lower()
     if lowered in ("inf", "infinity"):
         return name, math.inf
@@ -43,10 +45,11 @@ def add_config_options(parser: argparse.ArgumentParser, default_preset: str) -> 
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:
-    """The preset with the ``--set`` overrides; a bad value exits with the config's message."""
+    """The preset with the ``--set`` overrides; a bad value (``ValueError``) or an unknown
+    field (``TypeError``) exits with the config's one-line message."""
     try:
         return HubConfig.preset(args.preset, **dict(args.overrides))
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         raise SystemExit(f"error: {err}") from None
 
 
