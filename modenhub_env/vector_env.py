@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -19,17 +20,31 @@ class ModEnHubVectorEnv(VectorEnv):
 
     Spaces, rewards and ``info`` are those of :class:`modenhub_env.env.ModEnHubEnv`, with
     a batch axis; ``info`` entries are arrays of shape ``(num_envs,)`` with Gymnasium's
-    ``_name`` masks. Episodes restart in the same step (``AutoresetMode.SAME_STEP``): the
-    returned observation of a finished env is its new episode's first, and
-    ``info["final_obs"]`` / ``info["final_info"]`` (masked by ``_final_obs`` /
-    ``_final_info``) hold the last observation and info of the episode that ended. Env
-    ``i`` seeded ``seed + i`` by ``reset(seed=seed)`` matches a single env seeded
-    ``seed + i``, step for step.
+    ``_name`` masks. Env ``i`` seeded ``seed + i`` by ``reset(seed=seed)`` matches a single
+    env seeded ``seed + i``, step for step, in either autoreset mode:
+
+    * ``AutoresetMode.SAME_STEP`` (the default): episodes restart in the step that ends
+      them. The returned observation of a finished env is its new episode's first, and
+      ``info["final_obs"]`` / ``info["final_info"]`` (masked by ``_final_obs`` /
+      ``_final_info``) hold the last observation and info of the episode that ended.
+    * ``AutoresetMode.DISABLED``: a finished env returns its last observation, with
+      ``info["episode"]`` (masked by ``_episode``) holding its totals, and waits for
+      ``reset(options={"reset_mask": mask})``, which restarts the envs where ``mask`` is
+      true (seeded ``seed + i`` if a ``seed`` is given) and leaves the others as they are.
+      Stepping a finished env before that raises ``gymnasium.error.ResetNeeded``.
+
+    ``AutoresetMode.NEXT_STEP`` is not offered: the core steps every env of the batch
+    together, so it cannot hold the finished ones back for the step in which they restart.
+    ``reset(options=...)`` takes ``reset_mask`` (in either mode) beside ``HubConfig``
+    fields; a field that changes the config restarts every env, so it is refused with a
+    ``reset_mask``.
 
     :param num_envs: number of hubs ``B``.
     :param config: a :class:`HubConfig`; or ``preset`` and keyword overrides as for the
         single env.
     :param render_mode: ``"ansi"`` or ``"rgb_array"``; renders env 0.
+    :param autoreset_mode: ``AutoresetMode.SAME_STEP`` or ``DISABLED`` (or their values,
+        ``"SameStep"``, ``"Disabled"``).
     """
 
     metadata = {
@@ -44,8 +59,11 @@ class ModEnHubVectorEnv(VectorEnv):
         config: HubConfig | None = None,
         preset: str | None = None,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP,
         **overrides: Any,
     ) -> None:
+        self.autoreset_mode = _check_autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.config = interface.resolve_config(config, preset, **overrides)
         self.core = HubCore(self.config, num_envs)
         self.num_envs = self.core.batch
@@ -56,6 +74,7 @@ class ModEnHubVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._last_info: dict[str, Any] = {}
         self._all = np.ones(self.num_envs, dtype=bool)
+        self._finished = np.zeros(self.num_envs, dtype=bool)  # ended, awaiting reset (DISABLED only)
 
     def reset(
         self,
@@ -63,17 +82,39 @@ class ModEnHubVectorEnv(VectorEnv):
         seed: int | list[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = dict(options) if options else {}
+        rows = self._reset_rows(options.pop("reset_mask", None))
         config = interface.reconfigure(self.config, options)
+        if config != self.config and not rows.all():
+            raise ValueError(
+                "reset options: HubConfig fields restart every env, so they cannot go with a "
+                "reset_mask; reset all envs to change the config"
+            )
         base_seed = seed if isinstance(seed, int) else None
         super().reset(seed=base_seed)
-        if config is not self.config:
+        if config is not self.config and rows.all():
             self.config, self.core = config, HubCore(config, self.num_envs)
         seeds = self._per_env_seeds(seed)
         keys = interface.keys_for_seeds(seeds, self.core.state.key, self.np_random)
-        self.core.reset(np.ones(self.num_envs, dtype=bool), keys)
-        info = _masked(interface.state_info(self.core), self._all)
+        self.core.reset(rows, keys)
+        self._finished &= ~rows
+        info = _masked(interface.state_info(self.core), rows)
         self._last_info = info
         return observe(self.core), info
+
+    def _reset_rows(self, reset_mask: Any) -> np.ndarray:
+        """The envs a reset restarts: all, or those where ``reset_mask`` ((num_envs,) bool) is true."""
+        if reset_mask is None:
+            return self._all.copy()
+        mask = np.asarray(reset_mask)
+        if mask.dtype != bool or mask.shape != (self.num_envs,):
+            raise ValueError(
+                f"reset_mask must be a bool array of shape ({self.num_envs},), got "
+                f"dtype {mask.dtype} and shape {mask.shape}"
+            )
+        if not mask.any():
+            raise ValueError("reset_mask selects no env: at least one entry must be true")
+        return mask.copy()
 
     def _per_env_seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
         if seed is None:
@@ -89,11 +130,21 @@ class ModEnHubVectorEnv(VectorEnv):
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         checked = interface.check_actions(actions, (self.num_envs,), self.config)
+        if self._finished.any():
+            raise ResetNeeded(
+                f"envs {np.flatnonzero(self._finished).tolist()} finished their episodes; with "
+                "autoreset_mode DISABLED, call reset(options={'reset_mask': mask}) before stepping them"
+            )
         result = self.core.step(checked)
         info = interface.step_info(self.core, result)
         done = result.terminated | result.truncated
         obs = observe(self.core)
-        if done.any():
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            info = _masked(info, self._all)
+            if done.any():
+                info["episode"], info["_episode"] = _masked(interface.episode_info(self.core), done), done.copy()
+            self._finished = done.copy()
+        elif done.any():
             final_info = {**info, "episode": interface.episode_info(self.core)}
             final_obs = np.empty(self.num_envs, dtype=object)
             final_obs[:] = None
@@ -116,6 +167,20 @@ class ModEnHubVectorEnv(VectorEnv):
 
     def render(self) -> str | np.ndarray | None:
         return render.render_frame(self.core, self.render_mode, interface.row_of(_unmasked(self._last_info), 0))
+
+
+def _check_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    """``mode`` as an ``AutoresetMode`` this env supports (SAME_STEP or DISABLED)."""
+    supported = (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
+    try:
+        checked = AutoresetMode(mode)
+    except ValueError:
+        checked = None
+    if checked not in supported:
+        allowed = " or ".join(f"AutoresetMode.{m.name} ({m.value!r})" for m in supported)
+        why = " (NEXT_STEP is not offered: the batched core steps every env together)" if checked else ""
+        raise ValueError(f"autoreset_mode must be {allowed}, got {mode!r}{why}")
+    return checked
 
 
 def _masked(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
