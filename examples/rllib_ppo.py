@@ -2,11 +2,12 @@
 
 A sketch of how the environment plugs into RLlib, not the project's training path
 (that is ``modenhub train``, Stable-Baselines3 on the batched core). Needs RLlib, which
-is not among the project's extras because it pins gymnasium (ray 2.60's ``ray[rllib]``
-brings gymnasium 1.2.2, inside the project's range ``>=1.0,<2``)::
+comes with the ``compat`` extra (ray 2.60's ``ray[rllib]`` pins gymnasium 1.2.2, inside the
+project's range ``>=1.0,<2``)::
 
-    pip install -e '.[ray]' 'ray[rllib]'
+    pip install -c constraints/cpu.txt -e '.[compat]'
     python examples/rllib_ppo.py --preset hotspot --iterations 20
+    python examples/rllib_ppo.py --quick      # 2 small iterations on one CPU (the test suite's run)
 
 RLlib sees the env as a plain Gymnasium env (``MultiDiscrete`` actions, a ``Box``
 observation); it does not use the action masks, so infeasible attempts are simply
@@ -34,7 +35,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4000, help="env steps per iteration")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a smoke run: 2 iterations of 512 steps, one CPU, 2 evaluation episodes of 32 rounds",
+    )
     args = parser.parse_args()
+    env_config = {"preset": args.preset}
+    minibatch, epochs = 256, 5
+    if args.quick:
+        args.iterations, args.batch, args.num_cpus, args.episodes = 2, 512, 1, 2
+        env_config["episode_rounds"] = 32
+        minibatch, epochs = 128, 1
 
     import ray
     from ray.rllib.algorithms.ppo import PPOConfig
@@ -42,12 +53,11 @@ def main() -> None:
 
     ray.init(num_cpus=args.num_cpus, include_dashboard=False)
     register_env("ModEnHub-v0", make_env)
-    env_config = {"preset": args.preset}
     config = (
         PPOConfig()
         .environment("ModEnHub-v0", env_config=env_config)
         .env_runners(num_env_runners=max(0, args.num_cpus - 1), num_envs_per_env_runner=4)
-        .training(train_batch_size_per_learner=args.batch, minibatch_size=256, num_epochs=5, lr=3e-4)
+        .training(train_batch_size_per_learner=args.batch, minibatch_size=minibatch, num_epochs=epochs, lr=3e-4)
         .debugging(seed=0)
     )
     algo = config.build_algo()

@@ -250,16 +250,17 @@ def nearest_field(name: str) -> str | None:
 
 def unknown_fields_message(names: list[str]) -> str:
     """The error for keyword names that are not ``HubConfig`` fields, worded as Python's own
-    ``unexpected keyword argument``, with the nearest field of each and every allowed one.
+    ``unexpected keyword argument`` for each name (so a wrapper that probes an optional
+    keyword finds its name in that phrase whatever else is wrong), with the nearest field
+    of each and every allowed one.
 
     :param names: the unknown names, in the order to report them.
     """
     named = []
     for name in names:
         close = nearest_field(name)
-        named.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
-    noun = "an unexpected keyword argument" if len(named) == 1 else "unexpected keyword arguments"
-    return f"HubConfig got {noun} {', '.join(named)}: not a HubConfig field; allowed: {', '.join(field_names())}"
+        named.append(f"an unexpected keyword argument {name!r}" + (f" (did you mean {close!r}?)" if close else ""))
+    return f"HubConfig got {' and '.join(named)}: not a HubConfig field; allowed: {', '.join(field_names())}"
 
 
 def _check_int(

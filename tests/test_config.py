@@ -152,7 +152,8 @@ def test_replace__unknown_field_is_a_type_error_with_nearest_match():
 
 
 def test_replace__several_unknown_fields_are_all_named():
-    with pytest.raises(TypeError, match=r"unexpected keyword arguments 'frameskip', 't_cho' \(did you mean 't_coh'\?\)"):
+    with pytest.raises(TypeError, match=r"an unexpected keyword argument 'frameskip' and an unexpected keyword "
+                       r"argument 't_cho' \(did you mean 't_coh'\?\)"):
         HubConfig().replace(t_cho=1.0, frameskip=4, n_qpus=4)
 
 
