@@ -104,3 +104,62 @@ def test_gym_wrapper__disabled_vector_rows_equal_single_envs_across_episode_ends
                 ends += 1
                 obs, _ = single.reset()
     assert ends == batch * (steps // 5)
+
+
+def test_collector__clip_ppo_trains_on_the_native_vector_env():
+    """A short TorchRL training run: its collector steps the DISABLED batch (restarting
+    finished hubs through ``reset_mask``), GAE and ``ClipPPOLoss`` update the policy."""
+    import gymnasium as gym
+    import torch
+    from tensordict.nn import TensorDictModule
+    from torch import distributions, nn
+    from torchrl.collectors import Collector
+    from torchrl.envs import GymWrapper
+    from torchrl.modules import MLP, ProbabilisticActor, ValueOperator
+    from torchrl.objectives import ClipPPOLoss
+    from torchrl.objectives.value import GAE
+
+    class SlotCategorical(distributions.Independent):
+        """Attempts of each slot from its own categorical: the env's ``MultiDiscrete`` action."""
+
+        def __init__(self, logits: torch.Tensor) -> None:
+            super().__init__(distributions.Categorical(logits=logits), 1)
+
+        @property
+        def deterministic_sample(self) -> torch.Tensor:
+            return self.base_dist.probs.argmax(-1)
+
+    torch.manual_seed(0)
+    envs = GymWrapper(
+        gym.make_vec(ENV_ID, num_envs=8, preset="hotspot", episode_rounds=16, autoreset_mode="Disabled"),
+        categorical_action_encoding=True,
+    )
+    features = envs.observation_spec["observation"].shape[-1]
+    nvec = envs._env.single_action_space.nvec
+    slots, choices = len(nvec), int(nvec[0])
+    logits = nn.Sequential(MLP(in_features=features, out_features=slots * choices, num_cells=[64]),
+                           nn.Unflatten(-1, (slots, choices)))
+    actor = ProbabilisticActor(
+        TensorDictModule(logits, in_keys=["observation"], out_keys=["logits"]), in_keys=["logits"],
+        distribution_class=SlotCategorical, return_log_prob=True, spec=envs.action_spec,
+    )
+    critic = ValueOperator(MLP(in_features=features, out_features=1, num_cells=[64]), in_keys=["observation"])
+    loss_module, advantage = ClipPPOLoss(actor, critic), GAE(gamma=0.99, lmbda=0.95, value_network=critic)
+    optimiser = torch.optim.Adam(loss_module.parameters(), lr=3e-4)
+    before = [p.detach().clone() for p in actor.parameters()]
+    collector = Collector(envs, actor, frames_per_batch=256, total_frames=512, auto_register_policy_transforms=False)
+    frames = episodes = 0
+    for batch in collector:
+        frames += batch.numel()
+        episodes += int(batch["next", "done"].sum())
+        with torch.no_grad():
+            advantage(batch)
+        losses = loss_module(batch.reshape(-1))
+        total = losses["loss_objective"] + losses["loss_critic"] + losses["loss_entropy"]
+        assert torch.isfinite(total)
+        optimiser.zero_grad()
+        total.backward()
+        optimiser.step()
+    collector.shutdown()
+    assert frames == 512 and episodes == 8 * (64 // 16)
+    assert any(not torch.equal(old, new) for old, new in zip(before, actor.parameters(), strict=True))
