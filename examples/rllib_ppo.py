@@ -2,12 +2,12 @@
 
 A sketch of how the environment plugs into RLlib, not the project's training path
 (that is ``modenhub train``, Stable-Baselines3 on the batched core). Needs RLlib, which
-is not among the project's extras because it pins gymnasium (ray 2.60's ``ray[rllib]``
-brings gymnasium 1.2.2, inside the project's range ``>=1.0,<2``)::
+comes with the ``compat`` extra (ray 2.60's ``ray[rllib]`` pins gymnasium 1.2.2, inside the
+project's range ``>=1.0,<2``)::
 
-    pip install -e '.[ray]' 'ray[rllib]'
+    pip install -c constraints/cpu.txt -e '.[compat]'
     python examples/rllib_ppo.py --preset hotspot --iterations 20
-    python examples/rllib_ppo.py --quick     # the smoke run of CI: 1 small iteration
+    python examples/rllib_ppo.py --quick      # 2 small iterations on one CPU (the test suite's run)
 
 Without RLlib, ``--quick`` checks what does not need it (the env creator and the
 heuristic's evaluation) and says that it skipped the training.
@@ -38,18 +38,21 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4000, help="env steps per iteration")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke run (1 iteration of 500 steps, 1 episode, N = 8); without RLlib, "
-                        "only the env creator and the heuristic")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a smoke run: 2 iterations of 512 steps, one CPU, 2 evaluation episodes of 32 rounds",
+    )
     args = parser.parse_args()
     env_config = {"preset": args.preset}
+    minibatch, epochs = 256, 5
     if args.quick:
-        args.iterations, args.batch, args.episodes, args.num_cpus = 1, 500, 1, 1
-        env_config["n_qpus"] = 8
+        args.iterations, args.batch, args.num_cpus, args.episodes = 2, 512, 1, 2
+        env_config["episode_rounds"] = 32
+        minibatch, epochs = 128, 1
         if not rllib_installed():
             heuristic = evaluate_heuristic(env_config, args.episodes)
             print(f"RLlib is not installed: skipped the training; log-parallel scored {heuristic:.1f} "
-                  f"over {args.episodes} episode through the env creator")
+                  f"over {args.episodes} episodes through the env creator")
             return
 
     import ray
@@ -62,7 +65,7 @@ def main() -> None:
         PPOConfig()
         .environment("ModEnHub-v0", env_config=env_config)
         .env_runners(num_env_runners=max(0, args.num_cpus - 1), num_envs_per_env_runner=4)
-        .training(train_batch_size_per_learner=args.batch, minibatch_size=min(256, args.batch), num_epochs=5, lr=3e-4)
+        .training(train_batch_size_per_learner=args.batch, minibatch_size=minibatch, num_epochs=epochs, lr=3e-4)
         .debugging(seed=0)
     )
     algo = config.build_algo()

@@ -9,6 +9,7 @@ it with ``dataclasses.replace``; see :meth:`HubConfig.preset` and the README's t
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,10 +186,16 @@ class HubConfig:
         return 1 if self.workload == "sequential" else self.queue_capacity
 
     def replace(self, **overrides: Any) -> HubConfig:
-        """A copy with some fields changed; unknown names get a clear error."""
-        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
+        """A copy with some fields changed.
+
+        :raises TypeError: an unknown field name, as Python does for an unexpected keyword
+            argument (so wrappers that probe optional keywords, e.g. TorchRL's ``frameskip``,
+            recognise it), naming the nearest field and listing the allowed ones.
+        :raises ValueError: a bad value, naming the field and its allowed range.
+        """
+        unknown = sorted(set(overrides) - set(field_names()))
         if unknown:
-            raise ValueError(f"unknown HubConfig field(s) {unknown}; allowed: {field_names()}")
+            raise TypeError(unknown_fields_message(unknown))
         return dataclasses.replace(self, **overrides)
 
     @staticmethod
@@ -233,6 +240,27 @@ def _plain(value: Any) -> Any:
 def field_names() -> list[str]:
     """Names of every ``HubConfig`` field."""
     return [f.name for f in dataclasses.fields(HubConfig)]
+
+
+def nearest_field(name: str) -> str | None:
+    """The ``HubConfig`` field whose name is closest to ``name`` (difflib), if any is close."""
+    close = difflib.get_close_matches(str(name), field_names(), n=1)
+    return close[0] if close else None
+
+
+def unknown_fields_message(names: list[str]) -> str:
+    """The error for keyword names that are not ``HubConfig`` fields, worded as Python's own
+    ``unexpected keyword argument`` for each name (so a wrapper that probes an optional
+    keyword finds its name in that phrase whatever else is wrong), with the nearest field
+    of each and every allowed one.
+
+    :param names: the unknown names, in the order to report them.
+    """
+    named = []
+    for name in names:
+        close = nearest_field(name)
+        named.append(f"an unexpected keyword argument {name!r}" + (f" (did you mean {close!r}?)" if close else ""))
+    return f"HubConfig got {' and '.join(named)}: not a HubConfig field; allowed: {', '.join(field_names())}"
 
 
 def _check_int(

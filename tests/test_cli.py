@@ -175,8 +175,17 @@ def test_parse_override__unknown_field_is_named():
     with pytest.raises(argparse.ArgumentTypeError) as excinfo:
         options.parse_override("n_qbits=4")
     message = str(excinfo.value)
-    assert "'n_qbits'" in message
-    assert "n_qpus" in message  # the allowed names are listed
+    assert "'n_qbits' (did you mean 'n_qpus'?)" in message
+    assert "allowed: n_qpus, p_bsm," in message  # the allowed names are listed
+
+
+def test_config_from__unknown_field_exits_with_one_line():
+    args = argparse.Namespace(preset="paper", overrides=[("n_qbits", 4)])
+    with pytest.raises(SystemExit) as excinfo:
+        options.config_from(args)
+    message = str(excinfo.value.code)
+    assert message.startswith("error: HubConfig got an unexpected keyword argument 'n_qbits'")
+    assert "\n" not in message
 
 
 def test_parse_override__missing_equals_is_rejected():

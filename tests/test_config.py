@@ -145,10 +145,25 @@ def test_config__is_frozen():
         cfg.n_qpus = 3  # type: ignore[misc]
 
 
-def test_replace__unknown_field_is_named():
-    with pytest.raises(ValueError, match=r"unknown HubConfig field\(s\) \['n_qubits'\]") as err:
+def test_replace__unknown_field_is_a_type_error_with_nearest_match():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'n_qubits' \(did you mean 'n_qpus'\?\)") as err:
         HubConfig().replace(n_qubits=3)
-    assert "n_qpus" in str(err.value)  # the allowed names are listed
+    assert "allowed: n_qpus, p_bsm," in str(err.value)  # every allowed name is listed
+
+
+def test_replace__several_unknown_fields_are_all_named():
+    with pytest.raises(TypeError, match=r"an unexpected keyword argument 'frameskip' and an unexpected keyword "
+                       r"argument 't_cho' \(did you mean 't_coh'\?\)"):
+        HubConfig().replace(t_cho=1.0, frameskip=4, n_qpus=4)
+
+
+def test_preset__unknown_field_is_a_type_error_and_bad_value_a_value_error():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'arival_rate' \\(did you mean 'arrival_rate'"):
+        HubConfig.preset("hotspot", arival_rate=1.0)
+    with pytest.raises(ValueError, match="arrival_rate"):
+        HubConfig.preset("hotspot", arrival_rate=-1.0)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        HubConfig.preset("hotspots")
 
 
 def test_replace__validates_new_values():
@@ -199,7 +214,7 @@ def test_to_dict__numpy_scalar_fields_are_json_ready(overrides):
 
 
 def test_from_dict__unknown_field_raises():
-    with pytest.raises(ValueError, match="bogus"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
         HubConfig.from_dict({"bogus": 1})
 
 

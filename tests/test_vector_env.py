@@ -364,3 +364,166 @@ def test_vector_env__step_before_reset_raises():
     with pytest.raises(gym.error.ResetNeeded, match="reset"):
         venv.step(np.zeros((3,) + venv.single_action_space.shape, dtype=np.int64))
     assert np.all(venv.core.state.round == 0) and not venv.core.state.q_valid.any()
+
+
+# ---------------------------------------------------------------- autoreset modes
+
+
+def test_vector_env__autoreset_mode_is_an_attribute_and_in_metadata():
+    same = ModEnHubVectorEnv(2)
+    assert same.autoreset_mode == AutoresetMode.SAME_STEP
+    disabled = gym.make_vec(ENV_ID, num_envs=2, autoreset_mode=AutoresetMode.DISABLED)
+    assert isinstance(disabled, ModEnHubVectorEnv)
+    assert disabled.autoreset_mode == disabled.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    assert ModEnHubVectorEnv(2, autoreset_mode="Disabled").autoreset_mode == AutoresetMode.DISABLED
+    assert same.metadata["autoreset_mode"] == ModEnHubVectorEnv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [(AutoresetMode.NEXT_STEP, "NEXT_STEP is not offered"), ("sometimes", "got 'sometimes'")],
+)
+def test_vector_env__unsupported_autoreset_mode_raises(mode, message):
+    with pytest.raises(ValueError, match=r"autoreset_mode must be AutoresetMode.SAME_STEP \('SameStep'\) or "
+                       r"AutoresetMode.DISABLED \('Disabled'\)") as err:
+        ModEnHubVectorEnv(2, autoreset_mode=mode)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides"),
+    [
+        ("paper", {"episode_requests": 5, "n_qpus": 8}),  # terminates
+        ("contention", {"episode_rounds": 7}),  # truncates
+        ("hotspot", {"episode_rounds": 6}),
+    ],
+)
+def test_vector_env__disabled_row_i_equals_single_env_seeded_s_plus_i(preset, overrides):
+    batch, seed, steps = 3, 17, 30
+    venv = ModEnHubVectorEnv(batch, preset=preset, autoreset_mode=AutoresetMode.DISABLED, **overrides)
+    singles = [ModEnHubEnv(preset=preset, **overrides) for _ in range(batch)]
+    v_obs, _ = venv.reset(seed=seed)
+    for i, env in enumerate(singles):
+        np.testing.assert_array_equal(v_obs[i], env.reset(seed=seed + i)[0])
+    gen = np.random.default_rng(0)
+    ends = reseeded = 0
+    for step in range(steps):
+        act = random_actions(gen, venv)
+        v_obs, v_rew, v_term, v_trunc, v_info = venv.step(act)
+        done = v_term | v_trunc
+        assert "final_obs" not in v_info
+        for i, env in enumerate(singles):
+            s_obs, s_rew, s_term, s_trunc, s_info = env.step(act[i])
+            assert (v_rew[i], v_term[i], v_trunc[i]) == (s_rew, s_term, s_trunc)
+            np.testing.assert_array_equal(v_obs[i], s_obs)  # the last observation, not a new episode's
+            for name in COUNTERS:
+                assert v_info[name][i] == s_info[name], name
+            assert bool(v_info.get("_episode", np.zeros(batch, dtype=bool))[i]) == (s_term or s_trunc)
+            if s_term or s_trunc:
+                for name in COUNTERS:
+                    assert v_info["episode"][name][i] == s_info["episode"][name], name
+        if not done.any():
+            continue
+        ends += int(done.sum())
+        if ends % 2:  # the next episodes of the finished envs, unseeded
+            v_obs, r_info = venv.reset(options={"reset_mask": done})
+            expected = {int(i): singles[i].reset()[0] for i in np.flatnonzero(done)}
+        else:  # reseeded: env i takes seed + i, as for a full reset
+            reseeded += 1
+            v_obs, r_info = venv.reset(seed=seed + step, options={"reset_mask": done})
+            expected = {int(i): singles[i].reset(seed=seed + step + int(i))[0] for i in np.flatnonzero(done)}
+        np.testing.assert_array_equal(r_info["_pending"], done)
+        for i in range(batch):
+            if i in expected:
+                np.testing.assert_array_equal(v_obs[i], expected[i])
+            else:  # untouched: still the observation of its running episode
+                np.testing.assert_array_equal(v_obs[i], observe_single(singles[i]))
+    assert ends >= batch and 1 <= reseeded < ends
+
+
+def observe_single(env: ModEnHubEnv) -> np.ndarray:
+    from modenhub_env.observation import observe
+
+    return observe(env.core)[0]
+
+
+def test_vector_env__disabled_matches_gymnasium_sync_vector_env():
+    kwargs = {"preset": "contention", "episode_rounds": 4, "n_qpus": 6}
+    batch = 3
+    ours = ModEnHubVectorEnv(batch, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
+    theirs = SyncVectorEnv([lambda: ModEnHubEnv(**kwargs) for _ in range(batch)], autoreset_mode=AutoresetMode.DISABLED)
+    np.testing.assert_array_equal(ours.reset(seed=5)[0], theirs.reset(seed=5)[0])
+    gen = np.random.default_rng(1)
+    ends = 0
+    for _ in range(12):
+        act = random_actions(gen, ours)
+        a, b = ours.step(act), theirs.step(act)
+        for mine, gyms in zip(a[:4], b[:4], strict=True):
+            np.testing.assert_array_equal(mine, gyms)
+        done = a[2] | a[3]
+        if done.any():
+            ends += 1
+            np.testing.assert_array_equal(
+                ours.reset(options={"reset_mask": done})[0], theirs.reset(options={"reset_mask": done})[0]
+            )
+    assert ends >= 2
+
+
+def test_step__disabled_finished_env_without_reset_raises_and_stays_usable():
+    venv = ModEnHubVectorEnv(3, preset="contention", episode_rounds=2, autoreset_mode=AutoresetMode.DISABLED)
+    venv.reset(seed=0)
+    zeros = np.zeros(venv.action_space.shape, dtype=np.int64)
+    venv.step(zeros)
+    _, _, _, trunc, _ = venv.step(zeros)
+    assert trunc.all()
+    rounds = venv.core.state.round.copy()
+    with pytest.raises(gym.error.ResetNeeded, match=r"envs \[0, 1, 2\] finished.*reset_mask"):
+        venv.step(zeros)
+    np.testing.assert_array_equal(venv.core.state.round, rounds)  # nothing was stepped
+    venv.reset(options={"reset_mask": np.array([True, False, True])})
+    with pytest.raises(gym.error.ResetNeeded, match=r"envs \[1\] finished"):
+        venv.step(zeros)
+    venv.reset(options={"reset_mask": np.array([False, True, False])})
+    _, _, _, trunc, _ = venv.step(zeros)
+    assert not trunc.any()
+
+
+def test_reset__reset_mask_restarts_only_the_masked_envs_in_same_step_mode():
+    venv = ModEnHubVectorEnv(3, preset="contention", episode_rounds=50)
+    venv.reset(seed=0)
+    for _ in range(3):
+        before, _, _, _, _ = venv.step(np.ones(venv.action_space.shape, dtype=np.int64))
+    obs, info = venv.reset(seed=9, options={"reset_mask": np.array([False, True, False])})
+    np.testing.assert_array_equal(venv.core.state.round, [3, 0, 3])
+    np.testing.assert_array_equal(obs[[0, 2]], before[[0, 2]])
+    np.testing.assert_array_equal(obs[1], ModEnHubEnv(preset="contention", episode_rounds=50).reset(seed=10)[0])
+    np.testing.assert_array_equal(info["_round"], [False, True, False])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"reset_mask": np.array([1, 0, 1])}, r"reset_mask must be a bool array of shape \(3,\), got dtype int64"),
+        ({"reset_mask": np.ones(2, dtype=bool)}, r"shape \(3,\), got dtype bool and shape \(2,\)"),
+        ({"reset_mask": np.zeros(3, dtype=bool)}, "reset_mask selects no env"),
+        ({"reset_mask": np.array([True, False, False]), "arrival_rate": 2.0}, "cannot go with a reset_mask"),
+    ],
+)
+def test_reset__bad_reset_mask_raises_and_leaves_env_as_it_was(options, message):
+    venv = ModEnHubVectorEnv(3, preset="contention")
+    venv.reset(seed=0)
+    venv.step(np.ones(venv.action_space.shape, dtype=np.int64))
+    config = venv.config
+    with pytest.raises(ValueError, match=message):
+        venv.reset(options=options)
+    assert venv.config is config
+    np.testing.assert_array_equal(venv.core.state.round, [1, 1, 1])
+
+
+def test_reset__reset_mask_of_all_envs_may_change_the_config():
+    venv = ModEnHubVectorEnv(2, preset="contention")
+    venv.reset(seed=0, options={"reset_mask": np.ones(2, dtype=bool), "arrival_rate": 2.0})
+    assert venv.config.arrival_rate == 2.0
+    same = venv.config
+    venv.reset(options={"reset_mask": np.array([True, False]), "arrival_rate": 2.0})  # no change: allowed
+    assert venv.config == same

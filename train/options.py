@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from modenhub_env.config import PRESETS, HubConfig, field_names
+from modenhub_env.config import PRESETS, HubConfig, field_names, nearest_field
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -17,7 +17,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
     name, raw = (part.strip() for part in text.split("=", 1))
     if name not in field_names():
-        raise argparse.ArgumentTypeError(f"unknown config field {name!r}; allowed: {', '.join(field_names())}")
+        close = nearest_field(name)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown config field {name!r}{hint}; allowed: {', '.join(field_names())}")
     lowered = raw.lower()
     if lowered in ("inf", "infinity"):
         return name, math.inf
@@ -64,12 +66,12 @@ def check_overrides_apply(config: HubConfig, overrides: Iterable[str]) -> None:
 
 
 def config_from(args: argparse.Namespace) -> HubConfig:
-    """The preset with the ``--set`` overrides; a bad value, or a field the workload
-    ignores, exits with a one-line message."""
+    """The preset with the ``--set`` overrides; a bad value (``ValueError``), an unknown
+    field (``TypeError``) or a field the workload ignores exits with a one-line message."""
     try:
         config = HubConfig.preset(args.preset, **dict(args.overrides))
         check_overrides_apply(config, [name for name, _ in args.overrides])
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         raise SystemExit(f"error: {err}") from None
     return config
 
