@@ -39,6 +39,11 @@ class ModEnHubVecEnv(VecEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
+        if "autoreset_mode" in overrides:
+            raise TypeError(
+                "ModEnHubVecEnv got an unexpected keyword argument 'autoreset_mode': SB3's VecEnv "
+                "contract restarts finished envs in the same step, which is the only mode it runs"
+            )
         self.venv = ModEnHubVectorEnv(num_envs, config, preset, render_mode, **overrides)
         self._returns = np.zeros(self.venv.num_envs)
         self._actions: np.ndarray | None = None

@@ -164,3 +164,8 @@ def test_vec_env__step_before_reset_raises():
     venv = ModEnHubVecEnv(2, preset="paper")
     with pytest.raises(gym.error.ResetNeeded, match="reset"):
         venv.step(_zeros(venv))
+
+
+def test_vec_env__refuses_another_autoreset_mode():
+    with pytest.raises(TypeError, match="autoreset_mode"):
+        ModEnHubVecEnv(2, autoreset_mode="Disabled")
