@@ -90,6 +90,9 @@ INFO_COLUMNS = COUNTERS + (
     "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
     "round", "pending", "cache_fill",
 )
+#: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
+NEVER_AGE = 2.0**62
+
 #: ``info`` entries that count whole things (int64 in a vector env's ``info``).
 INTEGER_INFO = ("round", "pending", "cache_fill")
 
@@ -302,7 +305,7 @@ def scenario_arrays(
         kn.I_WORKLOAD: workload[cfg.workload], kn.I_EPISODE_REQUESTS: cfg.episode_requests,
         kn.I_EPISODE_ROUNDS: _or_unlimited(cfg.episode_rounds), kn.I_BUDGET: cfg.round_budget,
         kn.I_MAX_BUDGET: layout.max_budget,
-        kn.I_STORAGE: -1 if math.isinf(storage) or cfg.cache_size == 0 else int(storage),
+        kn.I_STORAGE: -1 if storage >= NEVER_AGE or cfg.cache_size == 0 else int(storage),
         kn.I_K_PARALLEL: cfg.k_parallel, kn.I_TRACE_ROWS: trace.rows if trace else 0,
         kn.I_CDF_SIZE: cdf.size, kn.I_POP_SIZE: popularity.cdf.size if popularity else 0,
         kn.I_STARTS_SIZE: starts.size,

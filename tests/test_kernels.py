@@ -227,3 +227,13 @@ def test_core__memory_stays_linear_in_the_batch_at_1024_qpus():
     held = sum(array.nbytes for array in (core._ints, core._valid, core._floats, core._obs))
     assert held < 64 * 2**20
     assert core._fconsts.nbytes + core._iconsts.nbytes < 2**20  # no per-pair table either
+
+
+def test_core__a_storage_limit_beyond_any_episode_never_binds():
+    """A coherence time of 1e300 rounds (found by the soak's fuzz) is no limit at all."""
+    config = HubConfig.preset("decoherence", t_coh=1e300, cutoff=None)
+    assert config.storage_limit > 2**63  # too large for the kernels' integers
+    core = _started(config, 4)
+    for _ in range(40):
+        core.advance(np.full((4, core.n_slots), 2, dtype=np.int64))
+    assert core.state.totals["expired"].sum() == 0 and core.state.totals["cached"].sum() > 0
