@@ -5,21 +5,25 @@ Every function here that simulates is jitted, and all of them live in this one f
 kernel compiled with ``cache=True`` embeds the helpers it calls, and numba checks only the
 kernel's own file for changes, so a helper in another file could be loaded stale.
 
-Data layout (built by :mod:`modenhub_env.core`, which owns the arrays):
+Data layout (built by :mod:`modenhub_env.core`, which owns the arrays): the entry
+kernels take few arrays, since numba charges for every array argument of a call.
 
-* ``ints`` ``(B, W)`` int64: per env the round, the requests issued, the queue (pair,
-  arrival, deadline, attempts, reservation per slot), the cache (pair, birth per entry),
-  the prefetch candidates (pair, round) and the latency histogram, at the offsets given
-  in ``iparams``; ``valid`` ``(B, Q)`` bool marks pending requests; ``keys`` ``(B,)``
-  uint64 the episode keys; ``totals`` ``(B, len(COUNTERS))`` float64 the episode sums.
-* ``iparams``/``fparams``: the scenario's integers and reals (indices ``I_*``, ``F_*``);
-  ``itable``/``ftable``: its lookup tables (spoke transmissions, Poisson and popularity
-  CDFs, popular pairs, trace rows) at the offsets in ``iparams``.
-* outputs: ``obs`` ``(B, D)`` float32; ``out`` ``(B, OUT_WIDTH)`` float64 (reward, flags,
-  the round's counters, reward components, fidelities and state summary, at ``O_*``);
-  ``latency`` ``(B, L)`` int64 the round's served requests by rounds waited; ``work``
-  ``(B, Wk)`` int64 per-env scratch whose first ``K + M`` columns hold the slots' attempt
-  limits after each call.
+* ``ints`` ``(B, W)`` int64, per env: the state (the round, the requests issued, the
+  episode key's bits, the queue's pair, arrival, deadline, attempts and reservation per
+  slot, the cache's pair and birth per entry, the prefetch candidates' pair and round,
+  the episode's latency histogram), then the scratch ``work`` (whose first ``K + M``
+  columns hold the slots' attempt limits after each call), the round's latency
+  histogram and the last finished episode's; offsets in ``iparams``.
+* ``valid`` ``(B, Q)`` bool: pending requests.
+* ``floats`` ``(B, ...)`` float64: the episode's totals (``len(COUNTERS)``), then ``out``
+  (``OUT_WIDTH``: reward, flags, the round's counters, reward components, fidelities and
+  state summary, at ``O_*``), then what a finished episode left (``final_out``).
+* ``obs_buffer`` ``(B, 2 D)`` float32: the observation, then a finished episode's last.
+* ``iconsts``/``fconsts``: the scenario's integers and reals (``iparams``, indices
+  ``I_*``; ``fparams``, ``F_*``), each followed by its lookup tables (popular pairs,
+  trace rows; spoke transmissions, Poisson and popularity CDFs) at offsets in ``iparams``.
+
+:func:`_sections` cuts them into the named views the per-env functions take.
 
 Randomness is counter-based (SplitMix64 of key, round, stream and index), so an env's
 numbers never depend on its batch: a single env equals a row of a vector env, and rows
@@ -506,6 +510,15 @@ def _new_pair(i: int, order: int, ints, iparams, ftable, itable) -> tuple[int, i
 
 
 @njit(cache=CACHE)
+def _among(array, i: int, start: int, count: int, value: int) -> bool:
+    """Whether ``value`` is one of ``array[i, start:start + count]``."""
+    for t in range(count):
+        if array[i, start + t] == value:
+            return True
+    return False
+
+
+@njit(cache=CACHE)
 def _remember(i: int, ints, iparams, work, accepted: int) -> None:
     """Move the pairs requested this round to the front of the prefetch candidates, each
     pair once, keeping the ``M`` most recent. ``work`` holds the new pairs' codes, newest
@@ -524,12 +537,7 @@ def _remember(i: int, ints, iparams, work, accepted: int) -> None:
         code = work[i, scratch + t]
         if code < 0 or kept >= m:
             continue
-        repeated = False
-        for earlier in range(t):
-            if work[i, scratch + earlier] == code:
-                repeated = True
-                break
-        if not repeated:
+        if not _among(work, i, scratch, t, code):
             ints[i, at_rpair + kept] = code
             ints[i, at_rround + kept] = work[i, scratch + width + t]
             kept += 1
@@ -584,11 +592,7 @@ def _reserve(i: int, ints, valid, iparams) -> None:
         for e in range(c):
             if ints[i, at_pair + e] != code:
                 continue
-            taken = False
-            for earlier in range(j):
-                if ints[i, at_reserved + earlier] == e:
-                    taken = True
-                    break
+            taken = _among(ints, i, at_reserved, j, e)
             if not taken and (best < 0 or ints[i, at_birth + e] < ints[i, at_birth + best]):
                 best = e
         ints[i, at_reserved + j] = best
