@@ -58,7 +58,7 @@ def put_request(core: HubCore, slot: int, a: int, b: int, arrival: int, deadline
 
 def named(core: HubCore, row: int = 0) -> dict[str, float]:
     cfg = core.config
-    return dict(zip(feature_names(cfg.request_slots, cfg.prefetch_slots), observe(core)[row].tolist()))
+    return dict(zip(feature_names(cfg.request_slots, cfg.prefetch_slots), observe(core)[row].tolist(), strict=True))
 
 
 def assert_features(got: dict[str, float], expected: dict[str, float]) -> None:
@@ -281,7 +281,7 @@ def test_observe__request_slots_beyond_the_sequential_queue_are_zeros():
     put_request(core, 0, 2, 3, arrival=0, deadline=3)
     obs = observe(core)[0]
     names = feature_names(3, 0)
-    got = dict(zip(names, obs.tolist()))
+    got = dict(zip(names, obs.tolist(), strict=True))
     assert got["request[0].p_pair"] == 0.03125  # 2**-2 * 2**-3
     assert got["global.queue_load"] == pytest.approx(1.0, rel=1e-6)  # 1 pending / queue size 1
     assert not obs[6 + 9 :].any()  # slots 1 and 2 cannot hold a request
@@ -300,7 +300,7 @@ def test_observe__rows_of_a_batch_are_observed_separately():
     s.q_attempts[1] = 0
     obs = observe(core)
     names = feature_names(SIX.request_slots, SIX.prefetch_slots)
-    row0, row1 = dict(zip(names, obs[0].tolist())), dict(zip(names, obs[1].tolist()))
+    row0, row1 = dict(zip(names, obs[0].tolist(), strict=True)), dict(zip(names, obs[1].tolist(), strict=True))
     assert row0["request[0].p_pair"] == 0.03125  # 2**0 * 2**-5
     assert row1["request[0].p_pair"] == 0.0078125  # 2**-3 * 2**-4
     assert row0["request[0].slack"] == 0.75  # (6 - 3) / 4
