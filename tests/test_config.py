@@ -220,12 +220,15 @@ def test_spoke_km__tuple_is_taken_as_given():
     np.testing.assert_array_equal(HubConfig(n_qpus=3, fibre_km=(3.0, 1.0, 2.0)).spoke_km, [3.0, 1.0, 2.0])
 
 
-@pytest.mark.parametrize("n_qpus", [1, 2, 17, 128])
-def test_eta__has_one_entry_per_qpu_and_matches_physics(n_qpus):
-    cfg = HubConfig(n_qpus=n_qpus, fibre_km=0.5, fibre_km_max=12.0)
+@pytest.mark.parametrize(("n_qpus", "stages"), [(1, 0), (2, 1), (17, 5), (128, 7)])
+def test_eta__has_one_entry_per_qpu_and_matches_the_closed_form(n_qpus, stages):
+    # spoke i is i km long; each km (alpha = 10 log10 2 dB/km) and each of the ceil(log2 N)
+    # switch stages halves the transmission: eta_i = 0.8 * 2**-(i + stages)
+    half = 10.0 * math.log10(2.0)
+    cfg = HubConfig(n_qpus=n_qpus, fibre_km=0.0, fibre_km_max=n_qpus - 1.0, eta_c=0.8, eta_d=1.0,
+                    alpha_db_per_km=half, switch_loss_db=half)
     assert cfg.eta.shape == (n_qpus,)
-    expected = physics.transmission(cfg.spoke_km, n_qpus, cfg.eta_c, cfg.alpha_db_per_km, cfg.eta_d, cfg.switch_loss_db)
-    np.testing.assert_allclose(cfg.eta, expected)
+    np.testing.assert_allclose(cfg.eta, 0.8 * 2.0 ** -(np.arange(n_qpus) + stages), rtol=1e-9)
 
 
 def test_eta__longer_spokes_transmit_less():
@@ -235,9 +238,11 @@ def test_eta__longer_spokes_transmit_less():
 
 def test_p_pair__is_p_bsm_eta_a_eta_b():
     cfg = HubConfig.preset("contention")
-    eta = cfg.eta
-    assert float(cfg.p_pair(2, 9)) == pytest.approx(cfg.p_bsm * eta[2] * eta[9])
-    np.testing.assert_allclose(cfg.p_pair(np.array([0, 1]), np.array([3, 4])), cfg.p_bsm * eta[[0, 1]] * eta[[3, 4]])
+    # L_i = 1 + 19 i / 15 km, eta_i = 0.9 * 0.95 * 10**(-0.02 L_i) * 10**(-0.34 * 4 / 10), p = 0.5 eta_a eta_b
+    assert float(cfg.p_pair(2, 9)) == pytest.approx(0.09380706910228442, rel=1e-9)
+    np.testing.assert_allclose(
+        cfg.p_pair(np.array([0, 1]), np.array([3, 4])), [0.1495898868895656, 0.13311762699720517], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize(
