@@ -307,3 +307,11 @@ def test_observe__rows_of_a_batch_are_observed_separately():
     assert row1["request[0].slack"] == 0.25  # (6 - 5) / 4
     assert row0["global.progress"] == pytest.approx(0.075, rel=1e-6)  # 3 / 40
     assert row1["global.progress"] == pytest.approx(0.125, rel=1e-6)  # 5 / 40
+
+
+def test_observe__cache_fill_counts_against_the_cache_size_not_the_capacity():
+    cfg = HubConfig(n_qpus=3, cache_capacity=10, cache_per_pair=2)
+    assert cfg.cache_size == 6  # min(10, 3 pairs * 2)
+    core = blank_core(cfg)
+    core.state.c_pair[0, :3] = [code(0, 1, 3), code(0, 1, 3), code(1, 2, 3)]
+    assert named(core)["global.cache_fill"] == pytest.approx(0.5, rel=1e-6)  # 3 / 6
