@@ -308,3 +308,11 @@ def test_closed_forms__compute_in_float64_from_float32_inputs():
         assert value.dtype == np.float64, name
     # 1 - (1 - p)**3 at p = 0.1 exactly in double precision: 1 - 0.729 = 0.271
     assert physics.sequential_success(np.array([0.1], dtype=np.float64), 3)[0] == pytest.approx(0.271, rel=1e-15)
+
+
+def test_closed_forms__float32_inputs_give_the_float64_values():
+    # the same numbers as float64 inputs, to the last bit: nothing is rounded to float32
+    p32 = np.array([0.1, 0.3], dtype=np.float32)
+    p64 = p32.astype(np.float64)
+    np.testing.assert_array_equal(physics.pair_success_prob(0.3, p32, p64), 0.3 * p64 * p64)
+    np.testing.assert_array_equal(physics.parallel_mean_attempts(p32, 3, 2), physics.parallel_mean_attempts(p64, 3, 2))

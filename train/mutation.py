@@ -249,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     notes = json.loads(args.notes.read_text()) if args.notes.is_file() else {}
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="modenhub-mutation-"))
+    if not args.report_only:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "command.txt").write_text(
+            "python -m train.mutation " + " ".join(argv if argv is not None else sys.argv[1:]) + "\n"
+        )
     results = []
     try:
         for module in args.modules:
@@ -269,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.keep_workdir or args.report_only):
             shutil.rmtree(workdir, ignore_errors=True)
     command = "python -m train.mutation " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.report_only:  # the command that mutated, not the one that rewrote the report
+        saved = workdir / "command.txt"
+        command = saved.read_text().strip() if saved.is_file() else command
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render_report(results, notes, command.strip()))
     print(f"wrote {args.out}")
