@@ -350,11 +350,16 @@ def test_config__fibre_lengths_accept_1000_km_and_name_the_field_beyond():
         HubConfig(n_qpus=2, fibre_km=(1.0, 2.0), fibre_km_max=3.0)
 
 
-def test_config__workload_messages_are_exact(tmp_path):
-    with pytest.raises(ValueError, match=re.escape("episode_rounds must be set (1 to 10**9) for workload 'poisson'")):
-        HubConfig(workload="poisson")
-    with pytest.raises(ValueError, match=re.escape("trace_path must name a CSV or JSON-lines file for workload 'trace'")):
-        HubConfig(workload="trace")
+def test_config__workload_and_fibre_messages_are_exact():
+    for overrides, message in (
+        ({"workload": "poisson"}, "episode_rounds must be set (1 to 10**9) for workload 'poisson'"),
+        ({"workload": "trace"}, "trace_path must name a CSV or JSON-lines file for workload 'trace'"),
+        ({"n_qpus": 2, "fibre_km": (1.0, 2.0), "fibre_km_max": 3.0},
+         "fibre_km_max must be None when fibre_km lists every spoke"),
+    ):
+        with pytest.raises(ValueError) as err:
+            HubConfig(**overrides)
+        assert str(err.value) == message
 
 
 def test_config__t_coh_accepts_infinity_and_rejects_zero():
