@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 print(f"  skipping missing test paths {missing}", flush=True)
             tests = tuple(t for t in tests if t not in missing)
-            print(f"mutating {module} (tests: {', '.join(tests)}) ...", flush=True)
+            verb = "reading the results of" if args.report_only else "mutating"
+            print(f"{verb} {module} (tests: {', '.join(tests)}) ...", flush=True)
             result = run_module(module, tests, workdir, args.max_children, args.report_only)
             print(
                 f"  {len(result.status)} mutants, {result.count(KILLED)} killed, "
