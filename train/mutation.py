@@ -8,7 +8,7 @@ run as Python (``NUMBA_DISABLE_JIT=1``), so mutmut can mutate them too.
 The report lists per module the mutants, how many the tests killed and how many
 survived, then every survivor with its diff and either the sentence of the notes file
 that explains why it is equivalent, or **unexplained**. Not part of the normal test run
-(about 20 minutes for the default modules on 2 shared cores; see the report's timings).
+(about 10 minutes for the default modules on 2 shared cores; the report gives the timings).
 
 Usage::
 
