@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -235,12 +236,15 @@ def test_spoke_km__tuple_is_taken_as_given():
     np.testing.assert_array_equal(HubConfig(n_qpus=3, fibre_km=(3.0, 1.0, 2.0)).spoke_km, [3.0, 1.0, 2.0])
 
 
-@pytest.mark.parametrize("n_qpus", [1, 2, 17, 128])
-def test_eta__has_one_entry_per_qpu_and_matches_physics(n_qpus):
-    cfg = HubConfig(n_qpus=n_qpus, fibre_km=0.5, fibre_km_max=12.0)
+@pytest.mark.parametrize(("n_qpus", "stages"), [(1, 0), (2, 1), (17, 5), (128, 7)])
+def test_eta__has_one_entry_per_qpu_and_matches_the_closed_form(n_qpus, stages):
+    # spoke i is i km long; each km (alpha = 10 log10 2 dB/km) and each of the ceil(log2 N)
+    # switch stages halves the transmission: eta_i = 0.8 * 2**-(i + stages)
+    half = 10.0 * math.log10(2.0)
+    cfg = HubConfig(n_qpus=n_qpus, fibre_km=0.0, fibre_km_max=n_qpus - 1.0, eta_c=0.8, eta_d=1.0,
+                    alpha_db_per_km=half, switch_loss_db=half)
     assert cfg.eta.shape == (n_qpus,)
-    expected = physics.transmission(cfg.spoke_km, n_qpus, cfg.eta_c, cfg.alpha_db_per_km, cfg.eta_d, cfg.switch_loss_db)
-    np.testing.assert_allclose(cfg.eta, expected)
+    np.testing.assert_allclose(cfg.eta, 0.8 * 2.0 ** -(np.arange(n_qpus) + stages), rtol=1e-9)
 
 
 def test_eta__longer_spokes_transmit_less():
@@ -250,9 +254,11 @@ def test_eta__longer_spokes_transmit_less():
 
 def test_p_pair__is_p_bsm_eta_a_eta_b():
     cfg = HubConfig.preset("contention")
-    eta = cfg.eta
-    assert float(cfg.p_pair(2, 9)) == pytest.approx(cfg.p_bsm * eta[2] * eta[9])
-    np.testing.assert_allclose(cfg.p_pair(np.array([0, 1]), np.array([3, 4])), cfg.p_bsm * eta[[0, 1]] * eta[[3, 4]])
+    # L_i = 1 + 19 i / 15 km, eta_i = 0.9 * 0.95 * 10**(-0.02 L_i) * 10**(-0.34 * 4 / 10), p = 0.5 eta_a eta_b
+    assert float(cfg.p_pair(2, 9)) == pytest.approx(0.09380706910228442, rel=1e-9)
+    np.testing.assert_allclose(
+        cfg.p_pair(np.array([0, 1]), np.array([3, 4])), [0.1495898868895656, 0.13311762699720517], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize(
@@ -284,3 +290,94 @@ def test_storage_limit__property_uses_physics():
 def test_queue_size__is_one_for_sequential():
     assert HubConfig(queue_capacity=9).queue_size == 1
     assert HubConfig.preset("contention", queue_capacity=9).queue_size == 9
+
+
+# Every validated field at both ends of its range: the ends are accepted, one step beyond
+# is rejected with the message naming the field and the exact range.
+INT_RANGES = [
+    ("n_qpus", 1, 4096, False), ("max_attempts_per_round", 1, 10**6, True),
+    ("comm_qubits_per_qpu", 1, 10**6, True), ("cache_capacity", 0, 65536, False),
+    ("cache_per_pair", 1, 64, False), ("cutoff", 1, 10**9, True), ("round_budget", 1, 10_000, False),
+    ("episode_requests", 1, 10**9, False), ("popularity_seed", 0, 2**63 - 1, False),
+    ("queue_capacity", 1, 4096, False), ("episode_rounds", 1, 10**9, True),
+    ("request_slots", 1, 256, False), ("prefetch_slots", 0, 256, False), ("k_max", 1, 1024, False),
+]
+REAL_RANGES = [  # name, low, high, low end excluded
+    ("p_bsm", 0.0, 1.0, True), ("eta_c", 0.0, 1.0, True), ("alpha_db_per_km", 0.0, 10.0, False),
+    ("eta_d", 0.0, 1.0, True), ("switch_loss_db", 0.0, 10.0, False), ("f0", 0.25, 1.0, False),
+    ("arrival_rate", 0.0, 64.0, True), ("zipf_exponent", 0.0, 10.0, False),
+    ("w_fail", 0.0, 1e6, False), ("w_attempt", 0.0, 1e6, False),
+]
+
+
+@pytest.mark.parametrize(("name", "low", "high", "optional"), INT_RANGES)
+def test_config__integer_field_accepts_its_range_ends_and_rejects_beyond(name, low, high, optional):
+    base = HubConfig(f_min=0.25) if name != "cutoff" else HubConfig()
+    assert getattr(base.replace(**{name: low}), name) == low
+    assert getattr(base.replace(**{name: high}), name) == high
+    allowed = f"[{low}, {high}]" + (" or None" if optional else "")
+    for bad in (low - 1, high + 1):
+        with pytest.raises(ValueError, match=re.escape(f"{name} must be in {allowed}, got {bad}")):
+            base.replace(**{name: bad})
+    with pytest.raises(ValueError, match=re.escape(f"{name} must be an integer in {allowed}, got 2.0")):
+        base.replace(**{name: 2.0})
+    if not optional:
+        with pytest.raises(ValueError, match=re.escape(f"{name} must be an integer in {allowed}, got None")):
+            base.replace(**{name: None})
+
+
+@pytest.mark.parametrize(("name", "low", "high", "low_open"), REAL_RANGES)
+def test_config__real_field_accepts_its_range_ends_and_rejects_beyond(name, low, high, low_open):
+    base = HubConfig(f_min=0.25)
+    bracket = "(" if low_open else "["
+    allowed = f"{bracket}{low}, {high}]"
+    assert getattr(base.replace(**{name: high}), name) == high
+    if low_open:
+        with pytest.raises(ValueError, match=re.escape(f"{name} must be in {allowed}, got {low}")):
+            base.replace(**{name: low})
+    else:
+        assert getattr(base.replace(**{name: low}), name) == low
+    for bad in (low - 0.5, high + 0.5):
+        with pytest.raises(ValueError, match=re.escape(f"{name} must be in {allowed}, got {bad}")):
+            base.replace(**{name: bad})
+    with pytest.raises(ValueError, match=re.escape(f"{name} must be a finite number in {allowed}, got inf")):
+        base.replace(**{name: math.inf})
+
+
+def test_config__fibre_list_or_array_becomes_a_tuple_of_floats():
+    for given in ([1, 2, 3], np.array([1.0, 2.0, 3.0])):
+        cfg = HubConfig(n_qpus=3, fibre_km=given)
+        assert cfg.fibre_km == (1.0, 2.0, 3.0)
+        assert type(cfg.fibre_km) is tuple and all(type(x) is float for x in cfg.fibre_km)
+
+
+def test_config__fibre_lengths_accept_1000_km_and_name_the_field_beyond():
+    assert HubConfig(fibre_km=1000.0).fibre_km == 1000.0
+    assert HubConfig(fibre_km=0.0, fibre_km_max=1000.0).spoke_km[-1] == 1000.0
+    message = "{} must be a length in [0, 1000] km (or one per QPU), got {}"
+    with pytest.raises(ValueError, match=re.escape(message.format("fibre_km", 1000.5))):
+        HubConfig(fibre_km=1000.5)
+    with pytest.raises(ValueError, match=re.escape(message.format("fibre_km_max", 1000.5))):
+        HubConfig(fibre_km_max=1000.5)
+    with pytest.raises(ValueError, match=re.escape(message.format("fibre_km", -1.0))):
+        HubConfig(n_qpus=2, fibre_km=(1.0, -1.0))
+    with pytest.raises(ValueError, match=re.escape("fibre_km_max must be None when fibre_km lists every spoke")):
+        HubConfig(n_qpus=2, fibre_km=(1.0, 2.0), fibre_km_max=3.0)
+
+
+def test_config__workload_and_fibre_messages_are_exact():
+    for overrides, message in (
+        ({"workload": "poisson"}, "episode_rounds must be set (1 to 10**9) for workload 'poisson'"),
+        ({"workload": "trace"}, "trace_path must name a CSV or JSON-lines file for workload 'trace'"),
+        ({"n_qpus": 2, "fibre_km": (1.0, 2.0), "fibre_km_max": 3.0},
+         "fibre_km_max must be None when fibre_km lists every spoke"),
+    ):
+        with pytest.raises(ValueError) as err:
+            HubConfig(**overrides)
+        assert str(err.value) == message
+
+
+def test_config__t_coh_accepts_infinity_and_rejects_zero():
+    assert math.isinf(HubConfig(t_coh=math.inf).t_coh)
+    with pytest.raises(ValueError, match=re.escape("t_coh must be in (0.0, inf], got 0.0")):
+        HubConfig(t_coh=0.0)

@@ -221,7 +221,8 @@ def test_cache__served_ebit_fidelity_has_decayed_with_its_age():
     core.step(actions(core, 2))  # ebit heralded in round 0, request 2 arrives in round 1
     counts = core.step(actions(core)).counts
     assert counts["cache_hits"][0] == 1
-    assert counts["fidelity_sum"][0] == pytest.approx(float(physics.werner_fidelity(1, cfg.f0, cfg.t_coh)))
+    # F(1) = 1/4 + (0.97 - 1/4) exp(-1/10) = 0.25 + 0.72 * 0.9048374 = 0.9014829
+    assert counts["fidelity_sum"][0] == pytest.approx(0.9014829409858909, rel=1e-12)
 
 
 def test_cache__hand_placed_ebit_serves_request_the_round_after():

@@ -289,3 +289,30 @@ def test_closed_forms__sequential_degrades_with_network_size():
         success.append(float(physics.sequential_success(cfg.p_pair(0, 0 if n == 1 else 1), 3)))
     assert all(later < earlier for earlier, later in itertools.pairwise(success))
     assert success[-1] == pytest.approx(0.30, abs=0.01)
+
+
+def test_closed_forms__compute_in_float64_from_float32_inputs():
+    # float32 in, float64 out: the formulas must not lose precision to their inputs' dtype
+    p = np.array([0.1, 0.2], dtype=np.float32)
+    outputs = {
+        "transmission": physics.transmission(np.array([1.0, 2.0], dtype=np.float32), 4, 0.9, 0.2, 0.95, 0.34),
+        "pair_success_prob": physics.pair_success_prob(0.5, p, np.array([0.3, 0.4], dtype=np.float32)),
+        "pair_success_prob_b": physics.pair_success_prob(0.5, np.array([0.3, 0.4]), p),
+        "teleport_gate_fidelity": physics.teleport_gate_fidelity(np.array([0.9], dtype=np.float32)),
+        "sequential_success": physics.sequential_success(p, 3),
+        "sequential_mean_attempts": physics.sequential_mean_attempts(p, 3),
+        "parallel_success": physics.parallel_success(p, 3, 2),
+        "parallel_mean_attempts": physics.parallel_mean_attempts(p, 3, 2),
+    }
+    for name, value in outputs.items():
+        assert value.dtype == np.float64, name
+    # 1 - (1 - p)**3 at p = 0.1 exactly in double precision: 1 - 0.729 = 0.271
+    assert physics.sequential_success(np.array([0.1], dtype=np.float64), 3)[0] == pytest.approx(0.271, rel=1e-15)
+
+
+def test_closed_forms__float32_inputs_give_the_float64_values():
+    # the same numbers as float64 inputs, to the last bit: nothing is rounded to float32
+    p32 = np.array([0.1, 0.3], dtype=np.float32)
+    p64 = p32.astype(np.float64)
+    np.testing.assert_array_equal(physics.pair_success_prob(0.3, p32, p64), 0.3 * p64 * p64)
+    np.testing.assert_array_equal(physics.parallel_mean_attempts(p32, 3, 2), physics.parallel_mean_attempts(p64, 3, 2))

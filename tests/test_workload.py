@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from modenhub_env.config import HubConfig
-from modenhub_env.workload import Popularity, load_trace, pair_code, poisson_cdf, uniform_pairs
+from modenhub_env.workload import (
+    Popularity,
+    Trace,
+    all_pairs,
+    load_trace,
+    max_budget,
+    pair_code,
+    poisson_cdf,
+    uniform_pairs,
+)
 
 # Upper 0.1% point of the chi-square distribution with 14 degrees of freedom (15 pairs of
 # 6 QPUs): a correct sampler fails the test with probability 0.001 (and the seeds are fixed).
@@ -321,3 +330,70 @@ def test_load_trace__bounds_themselves_are_accepted(tmp_path):
 def test_load_trace__a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot read the trace"):
         load_trace(tmp_path, n_qpus=4)
+
+
+# ---------------------------------------------------------------- edges (from mutation testing)
+
+
+def test_load_trace__blank_file_holds_no_requests(tmp_path):
+    for text in ("", "\n  \n"):
+        with pytest.raises(ValueError, match="blank.csv: trace holds no requests"):
+            load_trace(_write(tmp_path / "blank.csv", text), n_qpus=4)
+
+
+def test_load_trace__json_lines_may_start_with_spaces(tmp_path):
+    text = '  {"round": 0, "a": 1, "b": 2, "budget": 3}\n\t{"round": 1, "a": 0, "b": 3, "budget": 2}\n'
+    trace = load_trace(_write(tmp_path / "t.jsonl", text), n_qpus=4)
+    np.testing.assert_array_equal(trace.a * 4 + trace.b, [6, 3])
+
+
+def test_load_trace__many_rows_of_one_round_keep_their_file_order(tmp_path):
+    # 400 rows over 3 rounds, unsorted: numpy's default (quick)sort would reorder ties
+    gen = np.random.default_rng(0)
+    rounds = gen.integers(0, 3, size=400)
+    a = np.arange(400) % 40
+    rows = "".join(f"{r},{x},40,1\n" for r, x in zip(rounds, a, strict=True))
+    trace = load_trace(_write(tmp_path / "t.csv", "round,a,b,budget\n" + rows), n_qpus=41)
+    for r in range(3):
+        np.testing.assert_array_equal(trace.a[trace.round == r], a[rounds == r])
+
+
+def test_load_trace__two_qpus_reject_a_request_of_one_qpu_to_itself(tmp_path):
+    with pytest.raises(ValueError, match="a and b must differ, both are 1"):
+        load_trace(_write(tmp_path / "t.csv", "round,a,b,budget\n0,1,1,2\n"), n_qpus=2)
+
+
+def test_trace__arrivals_per_round_of_no_rows_is_two_zeros():
+    empty = np.zeros(0, dtype=np.int64)
+    trace = Trace(round=empty, a=empty, b=empty, budget=empty)
+    np.testing.assert_array_equal(trace.arrivals_per_round(), [0, 0])
+
+
+def test_max_budget__reads_the_trace_file_when_no_trace_is_given(tmp_path):
+    path = _write(tmp_path / "t.csv", "round,a,b,budget\n0,0,1,2\n1,1,2,7\n2,0,2,4\n")
+    cfg = HubConfig(n_qpus=3, workload="trace", trace_path=str(path), round_budget=3)
+    assert max_budget(cfg) == 7
+    assert max_budget(cfg.replace(workload="sequential", trace_path=None)) == 3
+
+
+def test_pairs__are_int64_also_for_one_qpu():
+    for n_qpus in (1, 5):
+        a, b = all_pairs(n_qpus)
+        assert a.dtype == np.int64 and b.dtype == np.int64
+        a, b = uniform_pairs(np.array([0.3, 0.9]), np.array([0.5, 0.1]), n_qpus)
+        assert a.dtype == np.int64 and b.dtype == np.int64
+
+
+def test_popularity__integer_exponent_on_many_pairs_does_not_overflow():
+    # 2016 pairs, weights r**-10: cdf[0] = 1 / sum_{r<=2016} r**-10 = 1 / 1.0009946 = 0.9990064
+    pop = Popularity.build(HubConfig(n_qpus=64, zipf_exponent=10))
+    assert pop.cdf[0] == pytest.approx(0.9990064130690307, rel=1e-12)
+    assert np.all(np.diff(pop.cdf) >= 0.0) and pop.cdf[-1] == 1.0
+
+
+def test_popularity__sample_rank_boundaries():
+    pop = Popularity.build(HubConfig(n_qpus=4, zipf_exponent=1.0))
+    pairs = list(zip(pop.a.tolist(), pop.b.tolist(), strict=True))
+    a, b = pop.sample(np.array([0.0, pop.cdf[0], pop.cdf[1], 1.0]))
+    # u in [cdf[r-1], cdf[r]) picks rank r; u = 1 (never drawn) is clamped to the last rank
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == [pairs[0], pairs[1], pairs[2], pairs[5]]

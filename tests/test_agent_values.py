@@ -1,0 +1,191 @@
+"""Edges of the policies, the DP and the shared ``predict`` that the behaviour tests of
+``test_agents.py`` and ``test_dp.py`` leave open (found by mutation testing), each with
+its expected value worked out by hand."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from agents import (
+    DeadlinePolicy,
+    LogParallelPolicy,
+    OptimalSingleRequestPolicy,
+    SequentialPolicy,
+    attempts_for_target,
+    dp_value_table,
+)
+from agents.base import grant_in_order
+from modenhub_env import HubConfig
+from tests.test_agents import crafted
+
+UNREACHABLE = np.iinfo(np.int32).max
+
+
+def masks_for(config: HubConfig, limits: list[int]) -> np.ndarray:
+    """Masks allowing ``0..limit`` per slot (a limit of -1 allows nothing)."""
+    return (np.arange(config.k_max + 1)[None, :] <= np.asarray(limits)[:, None]).reshape(-1)
+
+
+# ------------------------------------------------------------------ attempts_for_target
+
+
+def test_attempts_for_target__exact_integer_ratio_is_not_rounded_up():
+    # (1/2)**n <= 1 - 0.75 at n = 2 exactly: ln 0.25 / ln 0.5 = 2
+    assert attempts_for_target(np.array([0.5]), np.array([1]), 0.75).tolist() == [2]
+    # (1/2)**(2n) <= 1 - 0.9375 = 1/16 at n = 2 exactly
+    assert attempts_for_target(np.array([0.5]), np.array([2]), 0.9375).tolist() == [2]
+
+
+def test_attempts_for_target__zero_p_is_unreachable_and_result_is_int64():
+    n = attempts_for_target(np.array([0.0, 0.0, 1.0, 0.2]), np.array([2, 0, 3, 3]), 0.9)
+    # p = 0 never succeeds; slack 0 needs nothing; p = 1 needs one; 1 - 0.8**(3n) >= 0.9 at n = 4
+    assert n.tolist() == [UNREACHABLE, 0, 1, 4]
+    assert n.dtype == np.int64
+
+
+def test_attempts_for_target__target_one_is_reached_only_by_certain_success():
+    n = attempts_for_target(np.array([0.3, 1.0, 0.99]), np.array([2, 2, 5]), 1.0)
+    assert n.tolist() == [UNREACHABLE, 1, UNREACHABLE]
+
+
+# ------------------------------------------------------------------ DeadlinePolicy
+
+
+def test_deadline__arguments_at_their_range_ends():
+    cfg = HubConfig()
+    assert DeadlinePolicy(cfg, target=1.0).target == 1.0
+    assert DeadlinePolicy(cfg, give_up_below=1.0).give_up_below == 1.0
+    assert DeadlinePolicy(cfg, max_share=1.0, prefetch_attempts=12).prefetch_attempts == 12
+    for kwargs, message in (
+        ({"max_share": 0.0}, "max_share must be in (0, 1], got 0.0"),
+        ({"max_share": 1.5}, "max_share must be in (0, 1], got 1.5"),
+        ({"prefetch_attempts": 0}, "prefetch_attempts must be in [1, k_max=12], got 0"),
+        ({"prefetch_attempts": 13}, "prefetch_attempts must be in [1, k_max=12], got 13"),
+        ({"give_up_below": 1.5}, "give_up_below must be in [0, 1], got 1.5"),
+        ({"give_up_below": -0.5}, "give_up_below must be in [0, 1], got -0.5"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            DeadlinePolicy(cfg, **kwargs)
+
+
+def test_deadline__prefetches_one_attempt_per_candidate_by_default():
+    cfg = HubConfig(n_qpus=16, prefetch_slots=2)
+    actions, _ = DeadlinePolicy(cfg).predict(crafted(cfg, [], [{"p": 0.2}, {"p": 0.3}]))
+    np.testing.assert_array_equal(actions, [0, 0, 0, 0, 1, 1])
+
+
+def test_deadline__per_request_cap_is_at_least_one_attempt():
+    # S = 3, max_share 0.5: floor(1.5) = 1 attempt at most for one request
+    cfg = HubConfig(n_qpus=16, max_attempts_per_round=3)
+    policy = DeadlinePolicy(cfg, max_share=0.5)
+    assert policy.per_request_cap == 1
+    actions, _ = policy.predict(crafted(cfg, [{"p": 0.1, "slack": 1}, {"p": 0.1, "slack": 1}]))
+    np.testing.assert_array_equal(actions, [1, 1, 0, 0])
+    assert DeadlinePolicy(cfg, max_share=0.1).per_request_cap == 1  # floor(0.3) = 0, at least 1
+
+
+def test_deadline__gives_up_on_the_best_chance_over_all_remaining_rounds():
+    cfg = HubConfig(n_qpus=16, k_max=2)
+    policy = DeadlinePolicy(cfg, give_up_below=0.5, prefetch=False)
+    # p 0.2, 2 a round for 3 rounds: 1 - 0.8**6 = 0.738 >= 0.5, kept (needs ceil(ln .1 / (3 ln .8)) = 4, cut to 2)
+    kept, _ = policy.predict(crafted(cfg, [{"p": 0.2, "slack": 3}]))
+    assert kept[0] == 2
+    # p 0.5, 1 a round for 1 round: exactly 0.5, not below the bar: kept
+    edge, _ = DeadlinePolicy(cfg, give_up_below=0.5, prefetch=False).predict(
+        crafted(cfg, [{"p": 0.5, "slack": 1, "limit": 1}])
+    )
+    assert edge[0] == 1
+    # p 0.2, 2 a round for 1 round: 1 - 0.8**2 = 0.36 < 0.5: given up
+    dropped, _ = policy.predict(crafted(cfg, [{"p": 0.2, "slack": 1}]))
+    assert dropped[0] == 0
+
+
+# ------------------------------------------------------------------ SequentialPolicy
+
+
+def test_sequential__a_limit_of_one_still_gets_its_attempt():
+    cfg = HubConfig(n_qpus=8)
+    actions, _ = SequentialPolicy(cfg).predict(crafted(cfg, [{"p": 0.2, "limit": 1}, {"p": 0.3}]))
+    np.testing.assert_array_equal(actions, [1, 0, 0, 0])
+
+
+# ------------------------------------------------------------------ OptimalSingleRequestPolicy and the DP
+
+
+def test_dp_value_table__p_one_and_empty_inputs():
+    values, best_n = dp_value_table(1.0, 2, 3, w_attempt=0.1)
+    # one attempt always succeeds: V(1) = 1 - 0.1; with 2 rounds waiting a round is as good
+    # (0 attempts, then V(1) = 0.9), and the fewest attempts among equals win
+    np.testing.assert_allclose(values, [0.0, 0.9, 0.9])
+    np.testing.assert_array_equal(best_n, [0, 1, 0])
+    values, best_n = dp_value_table(np.zeros(0), 2, 3, w_attempt=0.0)
+    assert values.shape == (0, 3) and best_n.shape == (0, 3)
+
+
+def test_dp_value_table__rejects_bad_rounds_p_and_k_max_with_exact_messages():
+    for rounds in (2.5, True, -1):
+        with pytest.raises(ValueError, match=re.escape(f"rounds must be a non-negative integer, got {rounds!r}")):
+            dp_value_table(0.5, rounds, 3, 0.0)
+    for p in (1.5, -0.1):
+        with pytest.raises(ValueError) as err:
+            dp_value_table(p, 2, 3, 0.0)
+        assert str(err.value) == "p must be in [0, 1]"
+    with pytest.raises(ValueError) as err:
+        dp_value_table(0.5, 2, -1, 0.0)
+    assert str(err.value) == "k_max must be non-negative, got -1"
+
+
+def test_optimal_single_request__gives_zero_to_a_cached_request_and_shares_s_oldest_first():
+    cfg = HubConfig(n_qpus=16, max_attempts_per_round=4, w_attempt=0.01, w_fail=1.0)
+    policy = OptimalSingleRequestPolicy(cfg)
+    # the flag alone, with a non-zero limit, must give 0
+    cached, _ = policy.predict(crafted(cfg, [{"p": 0.2, "from_cache": True, "limit": 4}]))
+    np.testing.assert_array_equal(cached, [0, 0, 0, 0])
+    _, best_n = dp_value_table(0.2, 1, 4, 0.01, 1.0)
+    assert best_n[1] == 4  # last round, p 0.2: each attempt gains 0.2 * 0.8**(n-1) * 2 > 0.01
+    actions, _ = policy.predict(crafted(cfg, [{"p": 0.2, "slack": 1}, {"p": 0.2, "slack": 1}]))
+    np.testing.assert_array_equal(actions, [4, 0, 0, 0])  # S = 4 goes to the oldest
+
+
+# ------------------------------------------------------------------ Policy.predict and grant_in_order
+
+
+def test_policy__rejects_a_config_that_is_not_a_hub_config():
+    with pytest.raises(ValueError, match=re.escape("config must be a HubConfig, got dict")):
+        LogParallelPolicy({"n_qpus": 8})
+
+
+def test_policy__repr_names_the_class_and_scenario():
+    assert repr(LogParallelPolicy(HubConfig(n_qpus=5))) == "LogParallelPolicy(n_qpus=5, workload='sequential')"
+
+
+def test_predict__masks_override_the_observations_limits():
+    cfg = HubConfig(n_qpus=8, prefetch_slots=1)  # k(8) = 3
+    obs = crafted(cfg, [{"p": 0.2}, {"p": 0.2}, {"p": 0.2}], [{"p": 0.2}])
+    # slot 0 may take 2, slot 1 nothing at all (an empty mask row), slot 2 up to 12
+    masks = masks_for(cfg, [2, -1, 12, 0, 0])
+    actions, _ = LogParallelPolicy(cfg).predict(obs, action_masks=masks)
+    np.testing.assert_array_equal(actions, [2, 0, 3, 0, 0])
+    # the prefetch slot's mask allows 0 only: no prefetch although the observation allows it
+    actions, _ = DeadlinePolicy(cfg).predict(obs, action_masks=masks)
+    assert actions[-1] == 0
+    actions, _ = DeadlinePolicy(cfg).predict(obs, action_masks=masks_for(cfg, [2, -1, 12, 0, 1]))
+    assert actions[-1] == 1
+
+
+def test_predict__wrong_mask_size_has_an_exact_message():
+    cfg = HubConfig(n_qpus=8)  # K + M = 4 slots, 13 choices each
+    with pytest.raises(ValueError) as err:
+        LogParallelPolicy(cfg).predict(crafted(cfg, [{"p": 0.2}]), action_masks=np.ones(3, dtype=bool))
+    assert str(err.value) == (
+        "action_masks must have 52 entries per observation ((K + M) * (k_max + 1)), got shape (3,)"
+    )
+
+
+def test_grant_in_order__returns_int64_attempts():
+    granted = grant_in_order([[1.0, 2.0, 3.0]], np.array([[2, 0, 1]]), 4)
+    assert granted.dtype == np.int64 and granted.tolist() == [[1, 0, 3]]
+    assert grant_in_order([[1.0, 2.0]], np.array([[0, 1]]), None).dtype == np.int64

@@ -1,0 +1,48 @@
+"""The mutation-testing script's options and report (mutmut itself is not run here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from train import mutation
+
+
+def test_parse_args__defaults_to_the_six_modules_with_their_own_tests():
+    args = mutation.parse_args([])
+    assert args.modules == list(mutation.DEFAULT_MODULES)
+    assert args.test_map["agents/dp.py"] == ("tests/test_dp.py", "tests/test_agent_values.py")
+    assert args.max_children == 2 and not args.report_only
+
+
+def test_parse_args__tests_option_maps_a_new_module(tmp_path):
+    args = mutation.parse_args(["modenhub_env/core.py", "--tests", "modenhub_env/core.py=tests/test_core.py,tests/test_env.py"])
+    assert args.modules == ["modenhub_env/core.py"]
+    assert args.test_map["modenhub_env/core.py"] == ("tests/test_core.py", "tests/test_env.py")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["no/such.py"], "MODULE must be a .py file of the repository, got 'no/such.py'"),
+        (["--tests", "agents/dp.py"], "--tests must be MODULE=TEST[,TEST...], got 'agents/dp.py'"),
+        (["--max-children", "0"], "--max-children must be a positive integer, got 0"),
+        (["--report-only"], "--report-only needs the --workdir of an earlier run with --keep-workdir"),
+    ],
+)
+def test_parse_args__bad_options_name_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        mutation.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_render_report__counts_and_explains_survivors():
+    result = mutation.ModuleResult("agents/dp.py", ("tests/test_dp.py",), 90.0)
+    result.status = {"m__mutmut_1": "killed", "m__mutmut_2": "timeout", "m__mutmut_3": "survived",
+                     "m__mutmut_10": "no tests"}
+    result.diffs = {"m__mutmut_3": "-    a = 1\n+    a = 2", "m__mutmut_10": "-    b\n+    c"}
+    text = mutation.render_report([result], {"m__mutmut_3": "Equivalent: a is never read."}, "python -m train.mutation")
+    assert "| `agents/dp.py` | 4 | 2 | 2 | 50.0 | 1.5 | `tests/test_dp.py` |" in text
+    assert "Unexplained survivors: 1." in text
+    assert "- `m__mutmut_3` (survived): Equivalent: a is never read." in text
+    assert "- `m__mutmut_10` (no tests): **unexplained**" in text
+    assert text.index("m__mutmut_3`") < text.index("m__mutmut_10`")  # natural order

@@ -1,0 +1,289 @@
+"""Mutation testing of chosen modules with mutmut 3, summarised in ``results/mutation.md``.
+
+Each module is mutated on its own, in a scratch copy of the repository, and each of its
+mutants is checked by that module's own test files only (mutmut runs, per mutant, just
+the tests that call the mutated function), so the run fits on two cores. Numba kernels
+run as Python (``NUMBA_DISABLE_JIT=1``), so mutmut can mutate them too.
+
+The report lists per module the mutants, how many the tests killed and how many
+survived, then every survivor with its diff and either the sentence of the notes file
+that explains why it is equivalent, or **unexplained**. Not part of the normal test run
+(about 10 minutes for the default modules on 2 shared cores; the report gives the timings).
+
+Usage::
+
+    python -m train.mutation                                  # the default modules
+    python -m train.mutation modenhub_env/physics.py          # one module, its default tests
+    python -m train.mutation modenhub_env/kernels.py --tests modenhub_env/kernels.py=tests/test_core.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Test files that exercise each module; a module not listed runs the whole ``tests/``.
+DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
+    "modenhub_env/physics.py": ("tests/test_physics.py", "tests/test_core_values.py", "tests/test_config.py"),
+    "modenhub_env/workload.py": (
+        "tests/test_workload.py", "tests/test_core_values.py", "tests/test_core.py",
+    ),
+    "modenhub_env/config.py": (
+        "tests/test_config.py", "tests/test_physics.py", "tests/test_core_values.py",
+        "tests/test_observation_values.py",
+    ),
+    "agents/heuristics.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
+    "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
+    "agents/base.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
+}
+DEFAULT_MODULES = tuple(DEFAULT_TESTS)
+
+KILLED = ("killed", "timeout")  # a mutant that hangs the tests is caught too
+SURVIVED = ("survived", "no tests", "suspicious")
+
+
+@dataclass
+class ModuleResult:
+    """Outcome of one module's mutants."""
+
+    module: str
+    tests: tuple[str, ...]
+    seconds: float
+    status: dict[str, str] = field(default_factory=dict)  # mutant name -> mutmut status
+    diffs: dict[str, str] = field(default_factory=dict)  # survivor -> its -/+ lines
+
+    def count(self, statuses: tuple[str, ...]) -> int:
+        return sum(s in statuses for s in self.status.values())
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted((n for n, s in self.status.items() if s in SURVIVED), key=_natural)
+
+
+def _natural(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.mutation",
+        description=(
+            "Mutation testing with mutmut 3 (pip install -e '.[mutation]'): mutate each MODULE "
+            "in a scratch copy of the repository, run that module's test files against every "
+            "mutant, and write a Markdown report of killed and surviving mutants."
+        ),
+    )
+    parser.add_argument(
+        "modules", nargs="*", default=list(DEFAULT_MODULES), metavar="MODULE",
+        help="source files to mutate, relative to the repository root (default: "
+        + ", ".join(DEFAULT_MODULES) + ")",
+    )
+    parser.add_argument(
+        "--tests", action="append", default=[], metavar="MODULE=TEST[,TEST...]",
+        help="test files (or pytest node ids) that check MODULE, overriding the built-in list; "
+        "repeat for several modules; a module with no list runs all of tests/",
+    )
+    parser.add_argument(
+        "--notes", type=Path, default=REPO / "results" / "mutation_notes.json", metavar="PATH",
+        help="JSON object mapping a surviving mutant's name to one sentence on why it is "
+        "equivalent; survivors it does not name are reported as unexplained "
+        "(default: results/mutation_notes.json)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "results" / "mutation.md", metavar="PATH",
+        help="the Markdown report to write (default: results/mutation.md)",
+    )
+    parser.add_argument(
+        "--max-children", type=int, default=2, metavar="N",
+        help="mutants checked in parallel (default: 2, the cores of this project's machines)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, metavar="DIR",
+        help="scratch directory for the copies (default: a new temporary directory, removed "
+        "afterwards unless --keep-workdir)",
+    )
+    parser.add_argument(
+        "--keep-workdir", action="store_true",
+        help="keep the scratch copies, e.g. to run 'mutmut show NAME' in DIR/<module>",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true",
+        help="do not mutate: rewrite the report from the copies an earlier run kept in --workdir "
+        "(e.g. after editing the notes)",
+    )
+    args = parser.parse_args(argv)
+    if args.report_only and args.workdir is None:
+        parser.error("--report-only needs the --workdir of an earlier run with --keep-workdir")
+    if args.max_children < 1:
+        parser.error(f"--max-children must be a positive integer, got {args.max_children}")
+    for module in args.modules:
+        if not (REPO / module).is_file() or not module.endswith(".py"):
+            parser.error(f"MODULE must be a .py file of the repository, got {module!r}")
+    args.test_map = dict(DEFAULT_TESTS)
+    for entry in args.tests:
+        module, sep, tests = entry.partition("=")
+        if not sep or not tests:
+            parser.error(f"--tests must be MODULE=TEST[,TEST...], got {entry!r}")
+        args.test_map[module] = tuple(t for t in tests.split(",") if t)
+    return args
+
+
+def _copy_repo(target: Path) -> None:
+    """The tracked files of the repository (its working-tree versions) into ``target``."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def _write_mutmut_config(target: Path, module: str, tests: tuple[str, ...]) -> None:
+    package = module.split("/")[0]
+    others = sorted({p.split("/")[0] for p in ("modenhub_env/", "agents/", "train/")} - {package})
+    lines = ["[mutmut]", "source_paths =", f"    {package}/", "only_mutate =", f"    {module}"]
+    lines += ["also_copy =", *(f"    {p}/" for p in others), "    tests/"]
+    lines += ["pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests)]
+    lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -q", "    -x"]
+    (target / "setup.cfg").write_text("\n".join(lines) + "\n")
+    # mutmut reads [tool.mutmut] of pyproject.toml before setup.cfg; the copy has none.
+
+
+def run_module(
+    module: str, tests: tuple[str, ...], workdir: Path, max_children: int, report_only: bool = False
+) -> ModuleResult:
+    """Mutate ``module`` in a copy under ``workdir`` and check its mutants with ``tests``
+    (with ``report_only``, read the results an earlier run left there)."""
+    target = workdir / module.replace("/", "__")
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONHASHSEED": "0"}
+    mutmut = [sys.executable, "-m", "mutmut"]
+    timing = target / "mutation_seconds.txt"
+    if report_only:
+        if not timing.is_file():
+            raise RuntimeError(f"{target}: no earlier run of {module} to report")
+        seconds = float(timing.read_text())
+    else:
+        target.mkdir(parents=True)
+        _copy_repo(target)
+        _write_mutmut_config(target, module, tests)
+        start = time.perf_counter()
+        run = subprocess.run(
+            [*mutmut, "run", "--max-children", str(max_children)], cwd=target, env=env,
+            capture_output=True, text=True,
+        )
+        seconds = time.perf_counter() - start
+        if run.returncode != 0:
+            tail = (run.stdout + run.stderr)[-3000:]
+            raise RuntimeError(f"mutmut run failed for {module} (exit {run.returncode}):\n{tail}")
+        timing.write_text(f"{seconds:.1f}\n")
+    listing = subprocess.run(
+        [*mutmut, "results", "--all", "true"], cwd=target, env=env, check=True,
+        capture_output=True, text=True,
+    ).stdout
+    result = ModuleResult(module, tests, seconds)
+    for line in listing.splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep:
+            result.status[name] = status.strip()
+    for name in result.survivors:
+        shown = subprocess.run(
+            [*mutmut, "show", name], cwd=target, env=env, check=True, capture_output=True, text=True,
+        ).stdout
+        changed = [ln for ln in shown.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
+        result.diffs[name] = "\n".join(changed)
+    return result
+
+
+def render_report(results: list[ModuleResult], notes: dict[str, str], command: str) -> str:
+    """The Markdown report of ``results``; survivors explained by ``notes``."""
+    total_seconds = sum(r.seconds for r in results)
+    out = [
+        "# Mutation testing",
+        "",
+        f"`{command}` (mutmut 3, `NUMBA_DISABLE_JIT=1`), "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_seconds / 60:.1f} min in all.",
+        "Each module's mutants are checked by its own test files only (column *tests*).",
+        "A mutant that times out counts as killed; *no tests* (no test calls the function) and",
+        "*suspicious* count as survivors.",
+        "",
+        "| module | mutants | killed | survived | killed % | minutes | tests |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        n, killed, survived = len(r.status), r.count(KILLED), len(r.survivors)
+        share = 100.0 * killed / n if n else float("nan")
+        tests = ", ".join(f"`{t}`" for t in r.tests)
+        out.append(f"| `{r.module}` | {n} | {killed} | {survived} | {share:.1f} | {r.seconds / 60:.1f} | {tests} |")
+    unexplained = [s for r in results for s in r.survivors if s not in notes]
+    out += ["", f"Unexplained survivors: {len(unexplained)}.", ""]
+    for r in results:
+        if not r.survivors:
+            continue
+        out += [f"## Survivors of `{r.module}`", ""]
+        for name in r.survivors:
+            note = notes.get(name, "**unexplained**")
+            out += [f"- `{name}` ({r.status[name]}): {note}", "", "  ```diff"]
+            out += [f"  {line}" for line in r.diffs[name].splitlines()]
+            out += ["  ```", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the mutation testing and write the report; 1 if a survivor is unexplained."""
+    args = parse_args(argv)
+    notes = json.loads(args.notes.read_text()) if args.notes.is_file() else {}
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="modenhub-mutation-"))
+    if not args.report_only:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "command.txt").write_text(
+            "python -m train.mutation " + " ".join(argv if argv is not None else sys.argv[1:]) + "\n"
+        )
+    results = []
+    try:
+        for module in args.modules:
+            tests = args.test_map.get(module, ("tests/",))
+            missing = [t for t in tests if not (REPO / t.split("::")[0]).exists()]
+            if missing:
+                print(f"  skipping missing test paths {missing}", flush=True)
+            tests = tuple(t for t in tests if t not in missing)
+            verb = "reading the results of" if args.report_only else "mutating"
+            print(f"{verb} {module} (tests: {', '.join(tests)}) ...", flush=True)
+            result = run_module(module, tests, workdir, args.max_children, args.report_only)
+            print(
+                f"  {len(result.status)} mutants, {result.count(KILLED)} killed, "
+                f"{len(result.survivors)} survived, {result.seconds:.0f} s",
+                flush=True,
+            )
+            results.append(result)
+    finally:
+        if not (args.keep_workdir or args.report_only):
+            shutil.rmtree(workdir, ignore_errors=True)
+    command = "python -m train.mutation " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.report_only:  # the command that mutated, not the one that rewrote the report
+        saved = workdir / "command.txt"
+        command = saved.read_text().strip() if saved.is_file() else command
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_report(results, notes, command.strip()))
+    print(f"wrote {args.out}")
+    unexplained = [s for r in results for s in r.survivors if s not in notes]
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
