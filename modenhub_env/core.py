@@ -53,6 +53,7 @@ def _default_threads() -> int:
 
 _threads = _default_threads()
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0  # the process that made the pool: a forked child must make its own
 
 
 def set_threads(count: int) -> None:
@@ -76,11 +77,11 @@ def get_threads() -> int:
 def _spread(kernel, batch: int, smallest: int, *args) -> list:
     """``kernel(start, stop, *args)`` over the rows ``0..batch-1``: on this thread, or in
     contiguous blocks on the pool's threads (the kernels release the GIL)."""
-    global _pool
+    global _pool, _pool_pid
     if batch < smallest or _threads == 1:
         return [kernel(0, batch, *args)]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="modenhub")
+    if _pool is None or _pool_pid != os.getpid():  # a fork keeps the pool but not its threads
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="modenhub"), os.getpid()
     bounds = np.linspace(0, batch, min(_threads, batch) + 1).astype(int).tolist()
     jobs = [_pool.submit(kernel, start, stop, *args) for start, stop in zip(bounds, bounds[1:], strict=False)]
     return [job.result() for job in jobs]

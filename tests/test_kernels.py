@@ -7,8 +7,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +239,30 @@ def test_core__a_storage_limit_beyond_any_episode_never_binds():
     for _ in range(40):
         core.advance(np.full((4, core.n_slots), 2, dtype=np.int64))
     assert core.state.totals["expired"].sum() == 0 and core.state.totals["cached"].sum() > 0
+
+
+def test_core__a_forked_child_steps_large_batches_too(threads):
+    """The thread pool does not survive a fork (as SubprocVecEnv and Ray do): the child
+    makes its own instead of waiting forever on the parent's threads."""
+    threads(2)
+    config = HubConfig.preset("paper")
+    batch = core_module.PARALLEL_MIN_BATCH
+    core = _started(config, batch)
+    core.advance(np.zeros((batch, core.n_slots), dtype=np.int64))  # the parent's pool exists now
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            core.advance(np.ones((batch, core.n_slots), dtype=np.int64))
+            os.write(write, b"ok")
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(child, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked child hung on the parent's thread pool")
+    assert os.read(read, 2) == b"ok" and done[1] == 0
