@@ -22,8 +22,8 @@ from train.bench.plan import THREADS, Plan
 
 FIRST_STEPS = Path(__file__).with_name("first_steps.py")
 CACHE_NOTE = {
-    "cold": "cold: a fresh, empty NUMBA_CACHE_DIR (every kernel compiles)",
-    "warm": "warm: the same NUMBA_CACHE_DIR again (kernels load from the cache)",
+    "cold": "empty NUMBA_CACHE_DIR: every kernel compiles",
+    "warm": "the same NUMBA_CACHE_DIR again: kernels load from the cache",
 }
 
 #: Runs a command with extra environment variables; returns (wall seconds, stdout).
@@ -54,7 +54,7 @@ def _row(env: str, cache: str, seconds: list[float], note: str) -> dict:
     return {
         "section": "", "env": env, "preset": "paper", "n_qpus": "", "batch": "", "request_slots": "",
         "threads": max(THREADS), "numba_cache": cache, "seconds": statistics.median(seconds),
-        "note": "; ".join((note, CACHE_NOTE[cache], spread)),
+        "note": "; ".join(part for part in (note, CACHE_NOTE[cache], spread if len(seconds) > 1 else "") if part),
     }
 
 
@@ -92,9 +92,7 @@ def compile_rows(runner: Runner | None = None) -> list[dict]:
         for cache in ("cold", "warm"):
             _, stdout = runner([sys.executable, str(FIRST_STEPS)], _environment(cache_dir))
             parts[cache] = json.loads(stdout.strip().splitlines()[-1])
-    rows = []
-    for part in parts["cold"]:
-        for cache in ("cold", "warm"):
-            note = "in a fresh interpreter, after the parts above" if part != "total" else "all parts above"
-            rows.append({**_row(part, cache, [parts[cache][part]], note), "section": "compile"})
-    return rows
+    return [
+        {**_row(part, cache, [parts[cache][part]], "the parts above" if part == "total" else ""), "section": "compile"}
+        for part in parts["cold"] for cache in ("cold", "warm")
+    ]
