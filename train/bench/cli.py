@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from train.bench.hotspots import Profile
+from train.bench.measure import warm_up
 from train.bench.plan import COLUMNS, SECTIONS, make_plan
 from train.bench.report import git_state, machine, print_targets, report
 from train.bench.sections import (
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     started, load = time.perf_counter(), os.getloadavg()
     if {"sb3", "ppo"} & set(plan.sections):
         import modenhub_env.sb3  # noqa: F401  (imports SB3 and torch outside the measurements)
+    warm_up()
     info, commit = machine(), git_state()
     profiles: list[Profile] = []
     tasks: list[Task] = env_tasks(plan)

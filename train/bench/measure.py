@@ -40,6 +40,27 @@ def numba_threads(threads: int | None) -> Iterator[int]:
         numba.set_num_threads(before)
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel the measurements call: reset, the
+    serial and parallel step, the observation and the fused Monte Carlo, so that no
+    measurement, nor its memory pass, pays for it."""
+    import numpy as np
+
+    from agents import make_policy
+    from modenhub_env.config import HubConfig
+    from modenhub_env.core import PARALLEL_MIN_BATCH, HubCore
+
+    config = HubConfig.preset("paper", n_qpus=8)
+    core = HubCore(config, PARALLEL_MIN_BATCH)
+    core.reset(np.ones(core.batch, dtype=bool), np.arange(1, core.batch + 1, dtype=np.uint64))
+    actions = np.zeros((core.batch, core.n_slots), dtype=np.int64)
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        with numba_threads(threads):
+            core.advance(actions, autoreset=True)
+            core.refresh()
+            core.play(make_policy("log-parallel", config).params, np.arange(1, core.batch + 1, dtype=np.uint64))
+
+
 def traced(build: Callable[[], Any]) -> tuple[Any, float, float]:
     """``build()``, and tracemalloc's current and peak memory [bytes] at its end."""
     tracemalloc.start()

@@ -139,8 +139,8 @@ METHOD = f"""\
 - **Speed**: env-steps per second = `step()` calls x envs advanced per call / wall time of the
   timed calls (`time.perf_counter`). A measurement splits `--seconds` over `--repeats` timed runs
   (each also capped at `--max-calls` calls) and reports the median (the range is in the note).
-  Resets inside the timed calls (single env, DummyVecEnv) and autoresets are timed. The kernels
-  are compiled (or loaded from numba's cache) before any timed call.
+  Resets inside the timed calls (single env, DummyVecEnv) and autoresets are timed. A warm-up
+  at the start compiles (or loads from numba's cache) every kernel before any measurement.
 - **Targets, interleaved**: the single env (paper, N = {TARGET_QPUS}, `gym.make` with its default
   wrappers) with CartPole-v1 (`gym.make`), and the native vector env (paper and contention,
   N = {TARGET_QPUS}, B = {TARGET_BATCH}, on {" and ".join(map(str, THREADS))} numba threads, set with
