@@ -43,7 +43,7 @@ DESCRIPTION = (
     "attempt, PPO training fps against a zero-cost env, the main job (modenhub reproduce) and the first "
     "step of each face cold (empty numba cache) and warm, memory per env, and cost scaling in N and "
     "request slots. Writes OUT/benchmarks.csv and OUT/benchmarks.md (atomically) and prints the issue's "
-    "targets with PASS/FAIL. The full run takes about 15-20 minutes; --quick about 3 (the cold runs "
+    "targets with PASS/FAIL. The full run takes about 15 minutes; --quick about 5 (the cold runs "
     "compile every kernel)."
 )
 EPILOG = (
@@ -72,7 +72,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat, a main job of "
-                        "--qpus 1,128 --trials 500) that finishes in about 3 minutes, most of it the cold "
+                        "--qpus 1,128 --trials 500) that finishes in about 5 minutes, most of it the cold "
                         "compiles; explicit options below still override it")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
     parser.add_argument("--only", type=_sections, default=None, metavar="SECTIONS",

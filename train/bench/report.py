@@ -187,7 +187,9 @@ METHOD = f"""\
 
 def report(rows, profiles, info: dict, started: float, argv: list[str], load: tuple, commit: str) -> str:
     finished = time.perf_counter()
-    command = " ".join(["python -m train.bench", shlex.join(argv)]).strip()
+    # ``modenhub bench ...`` passes its own subcommand first; ``python -m train.bench`` does not.
+    program = "modenhub" if argv[:1] == ["bench"] else "python -m train.bench"
+    command = " ".join([program, shlex.join(argv)]).strip()
     lines = [
         "# ModEn-Hub benchmarks", "",
         f"`{command}`, started {datetime.datetime.now() - datetime.timedelta(seconds=finished - started):%Y-%m-%d %H:%M} "
