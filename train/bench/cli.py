@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from train.bench.hotspots import Profile
+from train.bench.measure import warm_up
 from train.bench.plan import COLUMNS, SECTIONS, make_plan
 from train.bench.report import git_state, machine, print_targets, report
 from train.bench.sections import (
     Task,
+    compile_tasks,
     env_tasks,
+    mainjob_tasks,
+    memory_tasks,
     montecarlo_tasks,
     ppo_tasks,
     profile_tasks,
@@ -34,11 +38,13 @@ def _sections(text: str) -> tuple[str, ...]:
 
 
 DESCRIPTION = (
-    "Benchmark the ModEn-Hub env on this machine: single env, native vector env and SB3 "
-    "VecEnvs against Gymnasium's CartPole-v1, the Monte Carlo's cost per link attempt, PPO training fps "
-    "against a zero-cost env, peak memory and cost scaling in N and request slots. Writes "
-    "OUT/benchmarks.csv and OUT/benchmarks.md (atomically) and prints the issue's target ratios with "
-    "PASS/FAIL. The full run takes about 10-15 minutes; --quick under a minute."
+    "Benchmark the ModEn-Hub env on this machine: single env, native vector env (on 1 and 2 core "
+    "threads) and SB3 VecEnvs against Gymnasium's CartPole-v1, the fused Monte Carlo's cost per link "
+    "attempt, PPO training fps against a zero-cost env, the main job (modenhub reproduce) and the first "
+    "step of each face cold (empty numba cache) and warm, memory per env, and cost scaling in N and "
+    "request slots. Writes OUT/benchmarks.csv and OUT/benchmarks.md (atomically) and prints the issue's "
+    "targets with PASS/FAIL. The full run takes about 15 minutes; --quick about 5 (the cold runs "
+    "compile every kernel)."
 )
 EPILOG = (
     f"sections: {', '.join(SECTIONS)}. Speeds on a shared machine are noisy: compare ratios "
@@ -65,16 +71,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat) that finishes "
-                        "in under a minute; explicit options below still override it")
+                        help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat, a main job of "
+                        "--qpus 1,128 --trials 500) that finishes in about 5 minutes, most of it the cold "
+                        "compiles; explicit options below still override it")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
     parser.add_argument("--only", type=_sections, default=None, metavar="SECTIONS",
                         help="comma-separated sections to run (default all): single (gym.make env vs "
-                        "CartPole), vector (native vector env over presets x N x B vs CartPole's), sb3 "
-                        "(DummyVecEnv of single envs and ModEnHubVecEnv vs CartPole's DummyVecEnv), montecarlo "
-                        "(ns per link attempt of reproduce.measure and of the naive loop), ppo (PPO fps vs a "
-                        "zero-cost VecEnv), scaling (cost per env-step vs N and request slots), profile "
-                        "(cProfile hotspots of the core, in the report)")
+                        "CartPole's, interleaved), vector (native vector env over presets x N x B vs CartPole's; "
+                        "the targets' N=16, B=1024 on 1 and 2 threads, interleaved), sb3 (DummyVecEnv of single "
+                        "envs and ModEnHubVecEnv vs CartPole's DummyVecEnv), montecarlo (ns per link attempt of "
+                        "reproduce.measure on 1 and 2 threads and of the naive loop), ppo (PPO fps vs a "
+                        "zero-cost VecEnv), mainjob (modenhub reproduce in a subprocess, cold and warm numba "
+                        "cache), compile (import and first step of each face, cold and warm), memory (bytes "
+                        "per env at N=16,128,1024, B=1024), scaling (cost per env-step vs N and request slots), "
+                        "profile (cProfile hotspots of the Python around the kernels, in the report)")
     parser.add_argument("--seconds", type=positive_float, default=None,
                         help="time budget of one measurement in seconds, split over the repeats "
                         "(default 8, quick 0.5); also the profile length per case")
@@ -94,7 +104,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slots", type=int_list, default=None,
                         help="comma-separated request slots K of the scaling sweep (default 4,16,64; quick 4,16)")
     parser.add_argument("--trials", type=positive_int, default=None,
-                        help="requests of one Monte Carlo point (default 2500 as the paper; quick 500)")
+                        help="requests of the first Monte Carlo point (default 2500 as the paper; quick 500); "
+                        "the second point has 16 times as many")
     parser.add_argument("--ppo-steps", type=positive_int, default=None,
                         help="env-steps of one PPO learn() call (default 8192 with 16 envs; quick 512 with 8); "
                         "rounded up to whole rollouts")
@@ -113,15 +124,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> None:
     started, load = time.perf_counter(), os.getloadavg()
     if {"sb3", "ppo"} & set(plan.sections):
         import modenhub_env.sb3  # noqa: F401  (imports SB3 and torch outside the measurements)
+    warm_up()
     info, commit = machine(), git_state()
     profiles: list[Profile] = []
     tasks: list[Task] = env_tasks(plan)
-    if "montecarlo" in plan.sections:
-        tasks += montecarlo_tasks(plan)
-    if "ppo" in plan.sections:
-        tasks += ppo_tasks(plan)
-    if "scaling" in plan.sections:
-        tasks += scaling_tasks(plan)
+    more = {"montecarlo": montecarlo_tasks, "ppo": ppo_tasks, "mainjob": mainjob_tasks, "compile": compile_tasks,
+            "memory": memory_tasks, "scaling": scaling_tasks}
+    for section in SECTIONS:
+        if section in more and section in plan.sections:
+            tasks += more[section](plan)
     if "profile" in plan.sections:
         tasks += profile_tasks(plan, profiles)
 

@@ -3,10 +3,11 @@ interleaved pairs, tracemalloc peaks and the memory probe that skips configs too
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,44 @@ from train.bench.steppers import Stepper
 REFRESH_EVERY = 32  # timed step() calls between two samplings of the action pool
 MEMORY_STEPS = 8  # steps run under tracemalloc after construction and reset
 PROBE_BATCH = 64  # [envs] batch of the probe that estimates a big config's memory
+INTERLEAVE = 3  # an interleaved measurement makes this many shorter runs per repeat
+
+
+@contextlib.contextmanager
+def numba_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with the core on ``threads`` threads (``modenhub_env.core.set_threads``;
+    ``None``: as they are); yields the count in use. The core splits a large batch over
+    its threads at each call, so this applies at once."""
+    from modenhub_env import core
+
+    before = core.get_threads()
+    if threads is not None:
+        core.set_threads(threads)
+    try:
+        yield core.get_threads()
+    finally:
+        core.set_threads(before)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel the measurements call: reset, the
+    step on one thread and on several, the observation and the fused Monte Carlo, so that
+    no measurement, nor its memory pass, pays for it."""
+    import numpy as np
+
+    from agents import make_policy
+    from modenhub_env.config import HubConfig
+    from modenhub_env.core import PARALLEL_MIN_BATCH, HubCore
+
+    config = HubConfig.preset("paper", n_qpus=8)
+    core = HubCore(config, PARALLEL_MIN_BATCH)
+    core.reset(np.ones(core.batch, dtype=bool), np.arange(1, core.batch + 1, dtype=np.uint64))
+    actions = np.zeros((core.batch, core.n_slots), dtype=np.int64)
+    for threads in (1, 2):
+        with numba_threads(threads):
+            core.advance(actions, autoreset=True)
+            core.refresh()
+            core.play(make_policy("log-parallel", config).params, np.arange(1, core.batch + 1, dtype=np.uint64))
 
 
 def traced(build: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -27,7 +66,6 @@ def traced(build: Callable[[], Any]) -> tuple[Any, float, float]:
     finally:
         tracemalloc.stop()
     return result, float(current), float(peak)
-
 
 
 def memory_pass(make: Callable[[int], Stepper], batch: int) -> tuple[Stepper, float]:
@@ -88,6 +126,7 @@ class Spec:
     make: Callable[[int], Stepper]
     batch: int
     row: dict
+    threads: int | None = None  # core threads of the timed runs (set_threads); None: as they are
 
 
 def too_big(plan: Plan, spec: Spec) -> str | None:
@@ -112,35 +151,50 @@ def measure_env(plan: Plan, spec: Spec) -> list[dict]:
         return [{**spec.row, "note": skip}]
     stepper, peak = memory_pass(spec.make, spec.batch)
     try:
-        rates = timed_rates(stepper, plan, plan.repeats)
+        with numba_threads(spec.threads) as threads:
+            rates = timed_rates(stepper, plan, plan.repeats)
     finally:
         stepper.close()
-    return [speed_row(spec.row, rates, peak)]
+    ours = spec.row["env"].startswith("modenhub")  # CartPole uses no core threads
+    return [{**speed_row(spec.row, rates, peak), "threads": threads if ours else ""}]
 
 
-def measure_pair(plan: Plan, yardstick: Spec, ours: Spec) -> list[dict]:
-    """Both envs measured in alternation (yardstick, ours, yardstick, ...), so that the
-    machine's drifting load hits both alike; ``ours`` gets the median of the per-run
-    speed ratios as ``_ratio`` (used by the targets)."""
-    skip = too_big(plan, ours)
-    if skip:
-        return measure_env(plan, yardstick) + [{**ours.row, "note": skip}]
-    envs = [memory_pass(spec.make, spec.batch) for spec in (yardstick, ours)]
-    rates: list[list[float]] = [[], []]
+def measure_group(plan: Plan, yardstick: Spec, ours: list[Spec]) -> list[dict]:
+    """The yardstick and each of ``ours`` measured in alternation (yardstick, ours..., yardstick,
+    ...) in ``INTERLEAVE`` times as many, shorter runs, so that the machine's drifting load
+    hits all alike; each of ``ours`` gets the median of its per-run speed ratios to the
+    yardstick as ``_ratio`` (used by the targets)."""
+    fitting, skipped = [], []
+    for spec in ours:
+        skip = too_big(plan, spec)
+        if skip:
+            skipped.append({**spec.row, "note": skip})
+        else:
+            fitting.append(spec)
+    specs = [yardstick, *fitting]
+    envs = [memory_pass(spec.make, spec.batch) for spec in specs]
+    short = Plan(**{**vars(plan), "seconds": plan.seconds / INTERLEAVE})
+    rates: list[list[float]] = [[] for _ in specs]
+    used: list[int] = [0] * len(specs)
     try:
-        for _ in range(plan.repeats):
-            for i, (stepper, _) in enumerate(envs):
-                rates[i] += timed_rates(stepper, plan, 1)
+        for _ in range(plan.repeats * INTERLEAVE):
+            for i, ((stepper, _), spec) in enumerate(zip(envs, specs, strict=True)):
+                with numba_threads(spec.threads) as used[i]:
+                    rates[i] += timed_rates(stepper, short, 1)
     finally:
         for stepper, _ in envs:
             stepper.close()
-    ratios = [b / a for a, b in zip(rates[0], rates[1], strict=True)]
-    per_run = ", ".join(f"{r:.3g}" for r in ratios)
-    yard_row = speed_row(yardstick.row, rates[0], envs[0][1], f"interleaved with {ours.row['env']} (target pair)")
-    our_row = speed_row(ours.row, rates[1], envs[1][1],
-                        f"interleaved with {yardstick.row['env']}; speed ratio per run {per_run}")
-    our_row["_ratio"] = statistics.median(ratios)
-    return [yard_row, our_row]
+    names = ", ".join(f"{s.row['env']} ({used[i]} thread(s))" for i, s in enumerate(fitting, 1))
+    rows = [{**speed_row(yardstick.row, rates[0], envs[0][1], f"interleaved with {names}"), "threads": ""}]
+    for i, spec in enumerate(fitting, 1):
+        ratios = [b / a for a, b in zip(rates[0], rates[i], strict=True)]
+        per_run = ", ".join(f"{r:.3g}" for r in ratios)
+        note = f"interleaved with {yardstick.row['env']}; speed ratio per run {per_run}"
+        row = {**speed_row(spec.row, rates[i], envs[i][1], note), "threads": used[i]}
+        row["_ratio"] = statistics.median(ratios)
+        row["_ratio_range"] = (min(ratios), max(ratios))
+        rows.append(row)
+    return rows + skipped
 
 
 def time_work(plan: Plan, work: Callable[[], float], row: dict, note: str) -> dict:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-SECTIONS = ("single", "vector", "sb3", "montecarlo", "ppo", "scaling", "profile")
+SECTIONS = ("single", "vector", "sb3", "montecarlo", "ppo", "mainjob", "compile", "memory", "scaling", "profile")
 COLUMNS = [
-    "section", "env", "preset", "n_qpus", "batch", "request_slots",
-    "steps_per_s", "ns_per_step", "peak_mem_mib", "note",
+    "section", "env", "preset", "n_qpus", "batch", "request_slots", "threads", "numba_cache",
+    "steps_per_s", "ns_per_step", "seconds", "bytes_per_env", "peak_mem_mib", "note",
 ]
 PRESETS = ("paper", "contention")
 MIB, GIB = 2**20, 2**30
 TARGET_QPUS, TARGET_BATCH = 16, 1024  # the reference configuration
+THREADS = (1, 2)  # core threads (set_threads) of the vector env targets and the Monte Carlo
+MC_MANY = 16  # the Monte Carlo's second point has this many episodes (so threads can share them)
+MEMORY_QPUS = (16, 128, 1024)  # N of the memory-per-env rows, at B = TARGET_BATCH
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class Plan:
     dummy_batch: int  # envs of the SB3 DummyVecEnv comparison
     mc_qpus: tuple[int, ...]  # N of the Monte Carlo cost per attempt
     trials: int  # requests of one Monte Carlo point
+    job_args: tuple[str, ...]  # options of the timed ``modenhub reproduce`` (besides --out)
+    warm_runs: int  # warm runs of the main job (one cold run: it compiles everything)
     ppo_envs: int
     ppo_n_steps: int  # rollout length per env of PPO
     ppo_steps: int  # env-steps of one PPO learn() call
@@ -58,6 +63,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         dummy_batch=16 if quick else 64,
         mc_qpus=(128,) if quick else (128, 1024),
         trials=args.trials or (500 if quick else 2500),
+        job_args=("--qpus", "1,128", "--trials", "500") if quick else (),
+        warm_runs=1 if quick else 3,
         ppo_envs=8 if quick else 16,
         ppo_n_steps=64 if quick else 256,
         ppo_steps=args.ppo_steps or (512 if quick else 8192),

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from train.bench.hotspots import Profile
-from train.bench.measure import MEMORY_STEPS, PROBE_BATCH, REFRESH_EVERY
-from train.bench.plan import SECTIONS, TARGET_BATCH, TARGET_QPUS
+from train.bench.measure import INTERLEAVE, MEMORY_STEPS, PROBE_BATCH, REFRESH_EVERY
+from train.bench.plan import MC_MANY, MEMORY_QPUS, SECTIONS, TARGET_BATCH, TARGET_QPUS, THREADS
 from train.bench.steppers import POOL
 from train.bench.targets import GROWTH_TOLERANCE, find_row, targets
 
@@ -43,7 +43,7 @@ def machine() -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
     }
-    for package in ("numpy", "gymnasium", "torch", "stable-baselines3"):
+    for package in ("numpy", "numba", "gymnasium", "torch", "stable-baselines3"):
         try:
             info[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -82,20 +82,34 @@ SECTION_TITLES = {
     "sb3": "Stable-Baselines3 vector envs",
     "montecarlo": "Monte Carlo cost per link attempt (a step is one attempt)",
     "ppo": "PPO training throughput (a step is one env-step of `learn()`)",
+    "mainjob": "Main job: `modenhub reproduce` in a fresh process",
+    "compile": "Compile time: import and first step of each face in a fresh process",
+    "memory": f"Memory per env (native vector env, paper, B = {TARGET_BATCH})",
     "scaling": "Cost per env-step against N and request slots (native vector env)",
 }
 YARDSTICK = {"single": "cartpole_single", "vector": "cartpole_vector", "sb3": "cartpole_dummyvecenv"}
 
 
 def section_table(rows: list[dict], section: str) -> list[str]:
+    if section in ("mainjob", "compile"):
+        lines = ["| what | numba cache | seconds | note |", "|---|---|---|---|"]
+        lines += [f"| {r['env']} | {r['numba_cache']} | {_num(r['seconds'], 2)} | {r['note']} |"
+                  for r in rows if r["section"] == section]
+        return lines
+    if section == "memory":
+        lines = ["| N | B | core buffers, bytes per env | tracemalloc peak MiB | note |", "|---|---|---|---|---|"]
+        lines += [f"| {r['n_qpus']} | {r['batch']} | {_num(r['bytes_per_env'])} | {_num(r['peak_mem_mib'], 1)} "
+                  f"| {r['note']} |" for r in rows if r["section"] == section]
+        return lines
     yard = YARDSTICK.get(section)
-    head = "| env | preset | N | B | K | env-steps/s | ns/env-step |"
+    head = "| env | preset | N | B | K | threads | env-steps/s | ns/env-step |"
     head += " x CartPole (same B) |" if yard else ""
     head += " peak MiB | note |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in (r for r in rows if r["section"] == section):
         cells = [r["env"], r["preset"] or "-", str(r["n_qpus"] or "-"), str(r["batch"]),
-                 str(r["request_slots"] or "-"), _num(r.get("steps_per_s")), _num(r.get("ns_per_step"))]
+                 str(r["request_slots"] or "-"), str(r.get("threads") or "-"), _num(r.get("steps_per_s")),
+                 _num(r.get("ns_per_step"))]
         if yard:
             ref = find_row(rows, section=section, env=yard, batch=r["batch"])
             ok = ref and r.get("steps_per_s", "") != ""
@@ -125,7 +139,15 @@ METHOD = f"""\
 - **Speed**: env-steps per second = `step()` calls x envs advanced per call / wall time of the
   timed calls (`time.perf_counter`). A measurement splits `--seconds` over `--repeats` timed runs
   (each also capped at `--max-calls` calls) and reports the median (the range is in the note).
-  Resets inside the timed calls (single env, DummyVecEnv) and autoresets are timed.
+  Resets inside the timed calls (single env, DummyVecEnv) and autoresets are timed. A warm-up
+  at the start compiles (or loads from numba's cache) every kernel before any measurement.
+- **Targets, interleaved**: the single env (paper, N = {TARGET_QPUS}, `gym.make` with its default
+  wrappers) with CartPole-v1 (`gym.make`), and the native vector env (paper and contention,
+  N = {TARGET_QPUS}, B = {TARGET_BATCH}, on {" and ".join(map(str, THREADS))} core threads, set with
+  `modenhub_env.core.set_threads`) with `CartPoleVectorEnv` (`gym.make_vec(..., vectorization_mode=
+  "vector_entry_point")`), are measured in alternation in {INTERLEAVE} x `--repeats` short runs; the
+  target's value is the median of the per-run speed ratios (range in the targets table). Other
+  rows of the grid run on numba's default threads (the `threads` column).
 - **Actions**: random *valid* actions, drawn outside the timed calls. Every {REFRESH_EVERY} calls the
   env's current action masks are read and {POOL} action batches are sampled, each slot uniform over
   the values its mask allows; the timed calls cycle through them. Masks drift while a pool is used,
@@ -134,9 +156,23 @@ METHOD = f"""\
 - **Memory**: `tracemalloc` peak (Python objects and numpy buffers; not torch) during construction,
   `reset` and {MEMORY_STEPS} steps, in an untimed pass before the timed runs. For B > {PROBE_BATCH} a probe at
   B = {PROBE_BATCH} is scaled linearly first, and a config estimated above `--max-mem-gib` is skipped.
-- **Monte Carlo**: the time of `train.reproduce.measure` for one point (log-parallel, cache on,
-  built by `point_config` exactly as `modenhub reproduce` does), and of
-  `train.naive.naive_monte_carlo` with the same config, divided by the attempts launched.
+- **Monte Carlo**: the wall time of `train.reproduce.measure` for one point (log-parallel, cache
+  on, built by `point_config` exactly as `modenhub reproduce` does; the fused Monte Carlo,
+  `HubCore.play`, whole episodes in one kernel call), divided by the attempts launched; on 1 and
+  2 core threads, for `--trials` requests (the paper's 2,500: one episode, so threads cannot
+  help) and {MC_MANY} times as many (episodes the threads share). The 1-thread target reads the
+  first, the 2-thread target the second. The naive per-trial loop `train.naive.naive_monte_carlo`
+  with the same config is the yardstick.
+- **Main job**: `python -m train.cli reproduce --out <tmp>` (= `modenhub reproduce`) as a
+  subprocess: one *cold* run with a fresh, empty `NUMBA_CACHE_DIR` (every kernel compiles, as on a
+  fresh install; Python's own bytecode cache is not cleared), then warm runs with the same folder
+  (median). `NUMBA_NUM_THREADS={max(THREADS)}`.
+- **Compile time**: `train/bench/first_steps.py` in a fresh interpreter, cold then warm as above:
+  the import of `modenhub_env`, then the first reset + step of the single env, of the vector env
+  serial (B = 4) and parallel (B = 256, numba's threads), and the first `HubCore.play`.
+- **Memory per env**: the bytes of the arrays the core owns with a row per env (`nbytes`, views
+  not counted twice) / B, and tracemalloc's peak for building, resetting and stepping the native
+  vector env, at N = {", ".join(map(str, MEMORY_QPUS))} and B = {TARGET_BATCH}.
 - **PPO**: SB3 `PPO("MlpPolicy")` with `batch_size=512`, `torch.set_num_threads(1)`, `device="cpu"`,
   the same number of env-steps per `learn()` on `ModEnHubVecEnv` (contention) and on a zero-cost
   `VecEnv` with the same spaces and `num_envs` (zeros, truncated every `episode_rounds` steps).
@@ -151,7 +187,9 @@ METHOD = f"""\
 
 def report(rows, profiles, info: dict, started: float, argv: list[str], load: tuple, commit: str) -> str:
     finished = time.perf_counter()
-    command = " ".join(["python -m train.bench", shlex.join(argv)]).strip()
+    # ``modenhub bench ...`` passes its own subcommand first; ``python -m train.bench`` does not.
+    program = "modenhub" if argv[:1] == ["bench"] else "python -m train.bench"
+    command = " ".join([program, shlex.join(argv)]).strip()
     lines = [
         "# ModEn-Hub benchmarks", "",
         f"`{command}`, started {datetime.datetime.now() - datetime.timedelta(seconds=finished - started):%Y-%m-%d %H:%M} "

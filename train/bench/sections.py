@@ -12,8 +12,16 @@ import numpy as np
 
 from modenhub_env.config import HubConfig
 from train.bench.hotspots import Profile, profile_steps
-from train.bench.measure import MEMORY_STEPS, Spec, measure_env, measure_pair, speed_row, time_work
-from train.bench.plan import PRESETS, TARGET_BATCH, TARGET_QPUS, Plan
+from train.bench.measure import (
+    MEMORY_STEPS,
+    Spec,
+    measure_env,
+    measure_group,
+    numba_threads,
+    speed_row,
+    time_work,
+)
+from train.bench.plan import MC_MANY, MEMORY_QPUS, PRESETS, TARGET_BATCH, TARGET_QPUS, THREADS, Plan
 from train.bench.steppers import (
     cartpole_dummy,
     cartpole_single,
@@ -32,7 +40,7 @@ def _row(section: str, env: str, config: HubConfig | None, preset: str, batch: i
     return {
         "section": section, "env": env, "preset": preset if config else "",
         "n_qpus": config.n_qpus if config else "", "batch": batch,
-        "request_slots": config.request_slots if config else "",
+        "request_slots": config.request_slots if config else "", "threads": "",
     }
 
 
@@ -40,8 +48,8 @@ def env_specs(plan: Plan) -> list[Spec]:
     """The env-speed measurements of the sections ``single``, ``vector`` and ``sb3``."""
     seed, specs = plan.seed, []
 
-    def add(label: str, section: str, env: str, make, batch: int, config: HubConfig | None, preset=""):
-        specs.append(Spec(label, make, batch, _row(section, env, config, preset, batch)))
+    def add(label: str, section: str, env: str, make, batch: int, config: HubConfig | None, preset="", threads=None):
+        specs.append(Spec(label, make, batch, _row(section, env, config, preset, batch), threads))
 
     if "single" in plan.sections:
         add("single CartPole", "single", "cartpole_single", lambda _b: cartpole_single(seed), 1, None)
@@ -57,8 +65,11 @@ def env_specs(plan: Plan) -> list[Spec]:
             for n in plan.qpus:
                 config = HubConfig.preset(preset, n_qpus=n)
                 for b in plan.batches:
-                    add(f"vector {preset} N={n} B={b}", "vector", "modenhub_vector",
-                        lambda bb, c=config: modenhub_vector(c, bb, seed), b, config, preset)
+                    # The targets' configuration on 1 and 2 threads, the rest on numba's default.
+                    for threads in THREADS if (n, b) == (TARGET_QPUS, TARGET_BATCH) else (None,):
+                        label = f"vector {preset} N={n} B={b}" + (f" {threads} thread(s)" if threads else "")
+                        add(label, "vector", "modenhub_vector",
+                            lambda bb, c=config: modenhub_vector(c, bb, seed), b, config, preset, threads)
     if "sb3" in plan.sections:
         b = plan.dummy_batch
         add(f"sb3 CartPole DummyVecEnv B={b}", "sb3", "cartpole_dummyvecenv",
@@ -72,36 +83,37 @@ def env_specs(plan: Plan) -> list[Spec]:
     return specs
 
 
-#: The speed targets' configurations, measured interleaved with their yardstick:
-#: (row fields of ours, row fields of the yardstick).
-TARGET_PAIRS = (
-    ({"section": "single", "env": "modenhub_single", "preset": "paper", "n_qpus": TARGET_QPUS},
-     {"section": "single", "env": "cartpole_single"}),
-    ({"section": "vector", "env": "modenhub_vector", "preset": "paper", "n_qpus": TARGET_QPUS, "batch": TARGET_BATCH},
-     {"section": "vector", "env": "cartpole_vector", "batch": TARGET_BATCH}),
+#: The speed targets' configurations, each group measured interleaved with its yardstick:
+#: (row fields of the yardstick, row fields of ours: every spec that matches).
+TARGET_GROUPS = (
+    ({"section": "single", "env": "cartpole_single"},
+     {"section": "single", "env": "modenhub_single", "preset": "paper", "n_qpus": TARGET_QPUS}),
+    ({"section": "vector", "env": "cartpole_vector", "batch": TARGET_BATCH},
+     {"section": "vector", "env": "modenhub_vector", "n_qpus": TARGET_QPUS, "batch": TARGET_BATCH}),
 )
 
 
 def env_tasks(plan: Plan) -> list[Task]:
-    """One task per spec, except that each target config and its yardstick make one
-    interleaved task, in the yardstick's place."""
+    """One task per spec, except that each target group (a yardstick and the configs
+    compared with it) makes one interleaved task, in the yardstick's place."""
     specs = env_specs(plan)
 
-    def first(fields: dict) -> Spec | None:
-        return next((s for s in specs if all(s.row.get(k) == v for k, v in fields.items())), None)
+    def matching(fields: dict) -> list[Spec]:
+        return [s for s in specs if all(s.row.get(k) == v for k, v in fields.items())]
 
-    pairs = {}
-    for ours_fields, yard_fields in TARGET_PAIRS:
-        ours, yard = first(ours_fields), first(yard_fields)
-        if ours and yard:
-            pairs[id(yard)] = ours
-    paired = {id(ours) for ours in pairs.values()}
+    groups: dict[int, list[Spec]] = {}
+    for yard_fields, ours_fields in TARGET_GROUPS:
+        yards, ours = matching(yard_fields), matching(ours_fields)
+        if yards and ours:
+            groups[id(yards[0])] = ours
+    grouped = {id(spec) for ours in groups.values() for spec in ours}
     tasks: list[Task] = []
     for spec in specs:
-        if id(spec) in pairs:
-            ours = pairs[id(spec)]
-            tasks.append((f"{ours.label} + {spec.label}", lambda y=spec, o=ours: measure_pair(plan, y, o)))
-        elif id(spec) not in paired:
+        if id(spec) in groups:
+            ours = groups[id(spec)]
+            label = f"{spec.label} + {len(ours)} interleaved"
+            tasks.append((label, lambda y=spec, o=ours: measure_group(plan, y, o)))
+        elif id(spec) not in grouped:
             tasks.append((spec.label, lambda s=spec: measure_env(plan, s)))
     return tasks
 
@@ -132,34 +144,84 @@ def scaling_tasks(plan: Plan) -> list[Task]:
 
 
 def montecarlo_tasks(plan: Plan) -> list[Task]:
-    """Cost per link attempt of the paper's Monte Carlo: ``train.reproduce.measure`` on the
-    batched core and the per-trial Python loop ``train.naive.naive_monte_carlo``, both for
-    the log-parallel orchestrator with the cache on (the point with the most attempts)."""
+    """Cost per link attempt of the paper's Monte Carlo: ``train.reproduce.measure`` (the
+    fused Monte Carlo, ``HubCore.play``) on 1 and 2 core threads, for ``plan.trials``
+    requests and for ``MC_MANY`` times as many episodes of the same length (which threads can
+    share), and the
+    per-trial Python loop ``train.naive.naive_monte_carlo``; all for the log-parallel
+    orchestrator with the cache on (the point with the most attempts)."""
     from train.naive import naive_monte_carlo
-    from train.reproduce import Point, measure, point_config
 
     tasks = []
     for n in plan.mc_qpus:
-        point = Point(n, "log-parallel", True)
-        config = point_config(HubConfig.preset("paper"), point, plan.trials)
-        episodes = math.ceil(plan.trials / config.episode_requests)
-
-        def batched(config=config, point=point) -> float:
-            row = measure(config, point, plan.trials, plan.seed)
-            return round(row["attempts"] * row["trials"])
+        for trials in (plan.trials, MC_MANY * plan.trials):
+            for threads in THREADS:
+                tasks.append(_fused_task(plan, n, trials, threads))
+        config = _mc_config(n, plan.trials, plan.trials)
 
         def naive(config=config) -> float:
             rng = np.random.default_rng(plan.seed)
             return naive_monte_carlo(config, config.k_parallel, plan.trials, rng).attempts
 
-        for env, work, batch in (("reproduce_measure", batched, episodes), ("naive_monte_carlo", naive, 1)):
-            row = _row("montecarlo", env, config, "paper", batch)
-            note = (
-                f"log-parallel k={config.k_parallel}, cache on, {plan.trials} requests in {episodes} "
-                f"episode(s) of {config.episode_requests}; a step is one link attempt"
-            )
-            tasks.append((f"montecarlo {env} N={n}", lambda w=work, r=row, t=note: [time_work(plan, w, r, t)]))
+        row = _row("montecarlo", "naive_monte_carlo", config, "paper", 1)
+        note = _mc_note(config, plan.trials)
+        tasks.append((f"montecarlo naive N={n}", lambda w=naive, r=row, t=note: [time_work(plan, w, r, t)]))
     return tasks
+
+
+def _mc_config(n: int, trials: int, episode: int) -> HubConfig:
+    """The paper's point at ``N = n`` as ``modenhub reproduce`` builds it, with episodes of at
+    most ``episode`` requests."""
+    from train.reproduce import Point, point_config
+
+    base = HubConfig.preset("paper")
+    base = base.replace(episode_requests=min(base.episode_requests, episode))
+    return point_config(base, Point(n, "log-parallel", True), trials)
+
+
+def _mc_note(config: HubConfig, trials: int) -> str:
+    episodes = math.ceil(trials / config.episode_requests)
+    return (
+        f"log-parallel k={config.k_parallel}, cache on, {trials} requests in {episodes} "
+        f"episode(s) of {config.episode_requests}; a step is one link attempt"
+    )
+
+
+def _fused_task(plan: Plan, n: int, trials: int, threads: int) -> Task:
+    from train.reproduce import Point, measure
+
+    config = _mc_config(n, trials, plan.trials)
+    episodes = math.ceil(trials / config.episode_requests)
+
+    def work() -> float:
+        row = measure(config, Point(n, "log-parallel", True), trials, plan.seed)
+        return round(row["attempts"] * row["trials"])
+
+    def run() -> list[dict]:
+        with numba_threads(threads) as used:
+            row = time_work(plan, work, _row("montecarlo", "reproduce_measure", config, "paper", episodes),
+                            _mc_note(config, trials))
+        return [{**row, "threads": used}]
+
+    return (f"montecarlo fused N={n} {trials} requests {threads} thread(s)", run)
+
+
+def mainjob_tasks(plan: Plan) -> list[Task]:
+    from train.bench.startup import main_job_rows
+
+    return [("main job (modenhub reproduce) cold + warm", lambda: main_job_rows(plan))]
+
+
+def compile_tasks(plan: Plan) -> list[Task]:
+    from train.bench.startup import compile_rows
+
+    return [("compile time cold + warm", lambda: compile_rows())]
+
+
+def memory_tasks(plan: Plan) -> list[Task]:
+    from train.bench.memory import memory_rows
+
+    return [("memory per env", lambda: memory_rows(plan, MEMORY_QPUS))]
 
 
 def ppo_tasks(plan: Plan) -> list[Task]:

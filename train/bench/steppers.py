@@ -28,6 +28,7 @@ class Stepper:
     refresh: Callable[[], None]
     envs_per_call: int
     close: Callable[[], None]
+    core: Any = None  # the ModEn-Hub core underneath, if any (for its buffers' sizes)
 
 
 def sample_within(masks: np.ndarray, slots: int, choices: int, rng: np.random.Generator) -> np.ndarray:
@@ -66,7 +67,9 @@ def modenhub_vector(config: HubConfig, batch: int, seed: int) -> Stepper:
     """``gymnasium.make_vec`` -> the native ``ModEnHubVectorEnv`` (same-step autoreset)."""
     env = gym.make_vec(ENV_ID, num_envs=batch, vectorization_mode="vector_entry_point", config=config)
     env.reset(seed=seed)
-    return _masked_batch_stepper(env.step, env.unwrapped.action_masks, config, batch, seed, env.close)
+    stepper = _masked_batch_stepper(env.step, env.unwrapped.action_masks, config, batch, seed, env.close)
+    stepper.core = env.unwrapped.core
+    return stepper
 
 
 def _masked_batch_stepper(step_fn, masks_fn, config: HubConfig, batch: int, seed: int, close) -> Stepper:
