@@ -74,7 +74,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat, a main job of "
                         "--qpus 1,128 --trials 500) that finishes in about 5 minutes, most of it the cold "
                         "compiles; explicit options below still override it")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default results/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: a fresh runs/bench-<time>-<suffix>/; --out results "
+                        "regenerates the committed tables)")
     parser.add_argument("--only", type=_sections, default=None, metavar="SECTIONS",
                         help="comma-separated sections to run (default all): single (gym.make env vs "
                         "CartPole's, interleaved), vector (native vector env over presets x N x B vs CartPole's; "
@@ -120,7 +122,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> None:
     """The benchmark the parsed options describe; ``argv`` is recorded in the report."""
+    from train.runs import output_folder
+
     plan = make_plan(args)
+    args.out = output_folder(args.out, "bench")  # checked writable before any work
     started, load = time.perf_counter(), os.getloadavg()
     if {"sb3", "ppo"} & set(plan.sections):
         import modenhub_env.sb3  # noqa: F401  (imports SB3 and torch outside the measurements)
