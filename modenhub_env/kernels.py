@@ -73,6 +73,12 @@ if not CACHE:
         RuntimeWarning,
         stacklevel=2,
     )
+#: How every kernel here is compiled: cached on disk, and without numba's reference counting.
+#: They allocate nothing (but :func:`next_episode_keys`), so there is nothing to count; and
+#: counting the arrays handed to every helper cost most of a round and made threads
+#: contend for the same counters.
+JIT = {"cache": CACHE, "_nrt": False}
+
 if numba_config.DISABLE_JIT:
     # Run as plain Python, numpy's uint64 scalars warn where the hash wraps by design.
     warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning, __name__)
@@ -163,7 +169,7 @@ _SHIFT_30, _SHIFT_27, _SHIFT_31, _SHIFT_11 = np.uint64(30), np.uint64(27), np.ui
 _TO_UNIT = 2.0**-53
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def splitmix64(x: np.uint64) -> np.uint64:
     """The SplitMix64 finaliser (wrapping uint64 arithmetic)."""
     z = x + _GOLDEN
@@ -172,7 +178,7 @@ def splitmix64(x: np.uint64) -> np.uint64:
     return z ^ (z >> _SHIFT_31)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
     """A uniform in ``[0, 1)``, a pure function of the episode key, the round, the stream
     and the draw's index within the stream."""
@@ -182,13 +188,13 @@ def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
     return float(bits >> _SHIFT_11) * _TO_UNIT
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _key(ints, i: int) -> np.uint64:
     """Env ``i``'s episode key."""
     return np.uint64(ints[i, S_KEY])
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def next_episode_key(key: np.uint64) -> np.uint64:
     """The key of the episode after the one keyed ``key`` (autoreset without a seed)."""
     return splitmix64(key ^ _NEXT_EPISODE)
@@ -197,7 +203,7 @@ def next_episode_key(key: np.uint64) -> np.uint64:
 # ---------------------------------------------------------------------------- physics
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def werner_fidelity(age: int, f0: float, t_coh: float) -> float:
     """``F(t) = 1/4 + (F0 - 1/4) exp(-t / T_coh)`` after ``age`` rounds; ``T_coh = inf`` keeps ``F0``."""
     if math.isinf(t_coh):
@@ -205,19 +211,19 @@ def werner_fidelity(age: int, f0: float, t_coh: float) -> float:
     return WERNER_FLOOR + (f0 - WERNER_FLOOR) * math.exp(-float(age) / t_coh)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def pair_code(a: int, b: int, n: int) -> int:
     """Code of the unordered pair ``(a, b)``: ``min * N + max``."""
     return min(a, b) * n + max(a, b)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def pair_probability(a: int, b: int, fparams, ftable) -> float:
     """Heralding probability of one attempt, ``P_bsm * eta_a * eta_b``."""
     return fparams[F_P_BSM] * ftable[a] * ftable[b]
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def bisect_right(table, start: int, size: int, u: float) -> int:
     """How many of ``table[start:start + size]`` (sorted) are ``<= u``."""
     low, high = 0, size
@@ -233,7 +239,7 @@ def bisect_right(table, start: int, size: int, u: float) -> int:
 # ---------------------------------------------------------------------------- slots
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _cached_for(i: int, code: int, ints, iparams) -> tuple[int, int]:
     """Cached ebits of the pair ``code`` and the round the youngest was heralded (-1 if none)."""
     at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
@@ -245,7 +251,7 @@ def _cached_for(i: int, code: int, ints, iparams) -> tuple[int, int]:
     return count, youngest
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _has_free_entry(i: int, ints, iparams) -> bool:
     at_pair = iparams[I_AT_CPAIR]
     for e in range(iparams[I_C]):
@@ -254,7 +260,7 @@ def _has_free_entry(i: int, ints, iparams) -> bool:
     return False
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _fill_slots(i: int, ints, valid, iparams, work) -> None:
     """Each slot's pair, presence and attempt limit into ``work``: the ``K`` oldest pending
     requests, then the ``M`` most recently requested pairs. A slot may launch up to
@@ -294,7 +300,7 @@ def _fill_slots(i: int, ints, valid, iparams, work) -> None:
 # ---------------------------------------------------------------------------- serving
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
     """Counters of a request served now; returns its attempts squared."""
     waited = ints[i, S_ROUND] - ints[i, iparams[I_AT_ARRIVAL] + slot]
@@ -305,7 +311,7 @@ def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
     return spent * spent
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> None:
     """Serve the requests that reserved a cached ebit, and free those entries."""
     at_reserved, at_pair, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
@@ -326,7 +332,7 @@ def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> No
     out[i, O_ATTEMPTS_SQ] += squares
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _fit_capacity(i: int, actions, iparams, work) -> None:
     """Launched attempts per slot into ``work``: each slot's ask cut to its limit, then the
     slots, in order, share the hub capacity ``S`` and the per-QPU limit ``c_i`` first
@@ -348,7 +354,7 @@ def _fit_capacity(i: int, actions, iparams, work) -> None:
         left -= grant
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _attempt(i: int, ints, iparams, fparams, ftable, work) -> None:
     """Heralded ebits per slot into ``work``: launched Bernoulli(``p_ab``) trials, each
     drawn at its own index (slot x k_max + attempt) of the round's attempt stream."""
@@ -363,7 +369,7 @@ def _attempt(i: int, ints, iparams, fparams, ftable, work) -> None:
         work[i, 5 * s + j] = successes
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _serve_fresh(i: int, ints, valid, iparams, fparams, out, latency, work) -> None:
     """Serve visible requests with a success this round; the slot's surplus stays in ``work``."""
     k, s = iparams[I_K], iparams[I_K] + iparams[I_M]
@@ -383,7 +389,7 @@ def _serve_fresh(i: int, ints, valid, iparams, fparams, out, latency, work) -> N
     out[i, O_ATTEMPTS_SQ] += squares
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _store(i: int, ints, iparams, out, work) -> None:
     """Surplus ebits of each slot's pair into free cache entries (lowest first), within
     ``cache_per_pair`` and the free entries; the rest is wasted."""
@@ -415,7 +421,7 @@ def _store(i: int, ints, iparams, out, work) -> None:
         out[i, O_WASTED] -= stored
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _fail(i: int, ints, valid, iparams, out) -> None:
     """Requests whose budget ends with this round fail."""
     at_deadline, at_attempts = iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS]
@@ -428,7 +434,7 @@ def _fail(i: int, ints, valid, iparams, out) -> None:
     out[i, O_ATTEMPTS_SQ] += squares
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _expire(i: int, ints, iparams, out) -> None:
     """Discard cached ebits older than the storage limit (cutoff or fidelity floor)."""
     limit = iparams[I_STORAGE]
@@ -441,7 +447,7 @@ def _expire(i: int, ints, iparams, out) -> None:
             ints[i, at_pair + e] = -1
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _compact(i: int, ints, valid, iparams, work) -> None:
     """Pack pending requests to the front of the queue, keeping their order (a stable
     partition; the slots left behind keep theirs too)."""
@@ -468,7 +474,7 @@ def _compact(i: int, ints, valid, iparams, work) -> None:
 # ---------------------------------------------------------------------------- arrivals
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _offered(i: int, ints, valid, iparams, ftable, itable, pending: int) -> int:
     """Requests the workload offers this round."""
     workload = iparams[I_WORKLOAD]
@@ -485,7 +491,7 @@ def _offered(i: int, ints, valid, iparams, ftable, itable, pending: int) -> int:
     return max(end - ints[i, S_ISSUED], 0)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _new_pair(i: int, order: int, ints, iparams, ftable, itable) -> tuple[int, int, int]:
     """QPUs and budget of the ``order``-th request accepted this round."""
     n = iparams[I_N]
@@ -509,7 +515,7 @@ def _new_pair(i: int, order: int, ints, iparams, ftable, itable) -> tuple[int, i
     return min(a, b), max(a, b), budget
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _among(array, i: int, start: int, count: int, value: int) -> bool:
     """Whether ``value`` is one of ``array[i, start:start + count]``."""
     for t in range(count):
@@ -518,7 +524,7 @@ def _among(array, i: int, start: int, count: int, value: int) -> bool:
     return False
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _remember(i: int, ints, iparams, work, accepted: int) -> None:
     """Move the pairs requested this round to the front of the prefetch candidates, each
     pair once, keeping the ``M`` most recent. ``work`` holds the new pairs' codes, newest
@@ -546,7 +552,7 @@ def _remember(i: int, ints, iparams, work, accepted: int) -> None:
         ints[i, at_rround + j] = 0
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _arrive(i: int, ints, valid, iparams, ftable, itable, work) -> tuple[int, int]:
     """The workload's arrivals of the current round join the queue behind the pending
     requests, or are rejected when it is full; returns (offered, rejected)."""
@@ -574,7 +580,7 @@ def _arrive(i: int, ints, valid, iparams, ftable, itable, work) -> tuple[int, in
     return offered, offered - accepted
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _reserve(i: int, ints, valid, iparams) -> None:
     """Each pending request, oldest first, reserves the oldest cached ebit of its pair (the
     lowest entry among equals) that no older request reserved, to be served next round."""
@@ -601,7 +607,7 @@ def _reserve(i: int, ints, valid, iparams) -> None:
 # ---------------------------------------------------------------------------- observation
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> None:
     """The env's observation (layout in ``modenhub_env.observation``), the slots' limits
     into ``work`` and the state summary into ``out``."""
@@ -669,7 +675,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
     out[i, O_CACHE_FILL] = filled
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _unit(x: float) -> float:
     """``x`` clipped to ``[0, 1]``, as every feature is."""
     return min(max(x, 0.0), 1.0)
@@ -678,7 +684,7 @@ def _unit(x: float) -> float:
 # ---------------------------------------------------------------------------- round
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _clear(i: int, ints, valid, totals, iparams, key: np.uint64) -> None:
     """A fresh episode's state: round 0, empty queue, cache and candidates."""
     for col in range(iparams[I_AT_WORK]):
@@ -695,7 +701,7 @@ def _clear(i: int, ints, valid, totals, iparams, key: np.uint64) -> None:
     ints[i, S_KEY] = np.int64(key)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _start(i: int, ints, valid, totals, iparams, ftable, itable, work, key: np.uint64) -> None:
     """Start a new episode keyed ``key``: clear, the arrivals of round 0, reservations."""
     _clear(i, ints, valid, totals, iparams, key)
@@ -705,7 +711,7 @@ def _start(i: int, ints, valid, totals, iparams, ftable, itable, work, key: np.u
     _reserve(i, ints, valid, iparams)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
     """Reward and its components, fidelities and the episode's end flags of the round."""
     served = out[i, O_SERVED]
@@ -732,7 +738,7 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
     out[i, O_TRUNCATED] = rounds >= 0 and not terminated and ints[i, S_ROUND] >= rounds
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out,
               latency, work) -> None:
     """One round of env ``i`` (``docs/model.md#round``), then its observation."""
@@ -767,7 +773,7 @@ def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, act
     _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _save_final(i: int, ints, totals, iparams, obs, out, final_obs, final_out, final_latency) -> None:
     """Keep the last observation, the round's ``out`` and the episode's totals, latency
     histogram and length of env ``i`` before it restarts."""
@@ -782,7 +788,7 @@ def _save_final(i: int, ints, totals, iparams, obs, out, final_obs, final_out, f
         final_latency[i, col] = ints[i, iparams[I_AT_LATENCY] + col]
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency,
              work, final_obs, final_out, final_latency, autoreset) -> None:
     _step_env(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, obs, out, latency, work)
@@ -792,7 +798,7 @@ def _advance(i, ints, valid, totals, iparams, fparams, ftable, itable, actions, 
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def first_bad_action(actions, iconsts, start: int, stop: int) -> int:
     """Flat index of the first action outside ``[0, k_max]`` in rows ``start..stop-1``, or -1."""
     k_max = iconsts[I_KMAX]
@@ -803,7 +809,7 @@ def first_bad_action(actions, iconsts, start: int, stop: int) -> int:
     return -1
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _sections(ints, floats, obs, iconsts, fconsts):
     """Views of the packed buffers: the parameters and tables, the scratch and latency
     blocks of ``ints``, ``totals | out | final_out`` of ``floats`` and the two halves of ``obs``."""
@@ -819,7 +825,7 @@ def _sections(ints, floats, obs, iconsts, fconsts):
     )
 
 
-@njit(cache=CACHE, nogil=True)
+@njit(**JIT, nogil=True)
 def step_rows(start, stop, ints, valid, floats, obs_buffer, iconsts, fconsts, actions, autoreset) -> int:
     """Envs ``start..stop-1`` one round; with ``autoreset`` a finished env keeps its last
     observation and totals in the final sections and starts its next episode. Returns
@@ -836,7 +842,7 @@ def step_rows(start, stop, ints, valid, floats, obs_buffer, iconsts, fconsts, ac
     return -1
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def reset_envs(rows, new_keys, ints, valid, floats, obs_buffer, iconsts, fconsts) -> None:
     """Start new episodes in the envs selected by ``rows``, keyed ``new_keys``; then every
     env's observation (and limits, and state summary) anew."""
@@ -850,7 +856,7 @@ def reset_envs(rows, new_keys, ints, valid, floats, obs_buffer, iconsts, fconsts
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def observe_envs(ints, valid, floats, obs_buffer, iconsts, fconsts) -> None:
     """Every env's observation, limits and state summary from its state as it is."""
     (iparams, fparams, _, ftable, work, _, _, _, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
@@ -884,7 +890,7 @@ _R_PRESENT, _R_P, _R_SLACK, _R_FROM_CACHE = 0, 1, 2, 6
 _PF_PRESENT, _PF_CACHED = 0, 2
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def attempts_for_target(p: float, slack: int, target: float) -> int:
     """Smallest ``n >= 1`` with ``1 - (1 - p)**(n * slack) >= target`` (a large number if
     none does, e.g. ``p = 0``; 0 when ``slack`` is 0)."""
@@ -901,7 +907,7 @@ def attempts_for_target(p: float, slack: int, target: float) -> int:
     return max(needed, 1)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _dp_round(p: float, k_max: int, w_attempt: float, value_after: float) -> tuple[float, int]:
     """Best expected reward and attempts (the fewest among equals) of one round of a single
     request, ``max_n q(n) + (1 - q(n)) V_after - w_attempt n`` over ``n`` in ``0..k_max``
@@ -915,7 +921,7 @@ def _dp_round(p: float, k_max: int, w_attempt: float, value_after: float) -> tup
     return top, choice
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def single_request_dp(p: float, rounds: int, k_max: int, w_attempt: float, w_fail: float, values, best) -> None:
     """The single-request optimum by rounds left (``docs/model.md#dp-optimum``):
     ``V(0) = -w_fail``, ``V(r) = max_n q(n) + (1 - q(n)) V(r-1) - w_attempt n``;
@@ -925,7 +931,7 @@ def single_request_dp(p: float, rounds: int, k_max: int, w_attempt: float, w_fai
         values[r], best[r] = _dp_round(p, k_max, w_attempt, values[r - 1])
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def single_request_dp_rows(p, k_max, w_attempt: float, w_fail: float, values, best) -> None:
     """:func:`single_request_dp` for each ``p[row]`` with its ``k_max[row]``, into
     ``values[row]`` and ``best[row]`` (``(n, rounds + 1)`` each)."""
@@ -933,7 +939,7 @@ def single_request_dp_rows(p, k_max, w_attempt: float, w_fail: float, values, be
         single_request_dp(p[row], values.shape[1] - 1, k_max[row], w_attempt, w_fail, values[row], best[row])
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _dp_choice(p: float, slack: int, limit: int, policy) -> int:
     """The single-request optimum's attempts this round with ``slack`` rounds left."""
     value, choice = -policy[P_W_FAIL], 0
@@ -942,7 +948,7 @@ def _dp_choice(p: float, slack: int, limit: int, policy) -> int:
     return choice
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
     """``actions[i]`` = ``wanted`` cut to ``capacity`` (-1: unlimited), serving the slots
     in ``order`` while the wanted total before them stays below it (the last may get a part)."""
@@ -953,7 +959,7 @@ def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
         before += wanted[j]
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _likelihood(i: int, j: int, obs, k: int) -> float:
     """``p_ab`` of request slot ``j`` (0 if empty); 0 for a prefetch slot."""
     at = N_GLOBAL + N_REQUEST * j
@@ -962,7 +968,7 @@ def _likelihood(i: int, j: int, obs, k: int) -> float:
     return float(obs[i, at + _R_P])
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _act(i: int, policy, obs, limits, actions, scratch) -> None:
     """Attempts per slot of row ``i`` for the scheduler ``policy[P_CODE]``."""
     code, k, m = int(policy[P_CODE]), int(policy[P_K]), int(policy[P_M])
@@ -1020,7 +1026,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
     _grant_in_order(i, wanted, order, int(policy[P_CAPACITY]), actions)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def act_envs(policy, obs, limits, actions, scratch) -> None:
     """A handcrafted scheduler's attempts for every row of ``obs`` ((B, D) float32), given
     each slot's largest allowed attempts ``limits`` ((B, K + M) int64); ``scratch`` is
@@ -1029,7 +1035,7 @@ def act_envs(policy, obs, limits, actions, scratch) -> None:
         _act(i, policy, obs, limits, actions, scratch)
 
 
-@njit(cache=CACHE)
+@njit(**JIT)
 def _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, latency, work, policy,
           actions, scratch, returns, key) -> None:
     """One whole episode of env ``i`` under ``policy``: its totals stay in the state and
@@ -1045,7 +1051,7 @@ def _play(i, ints, valid, totals, iparams, fparams, ftable, itable, obs, out, la
             return
 
 
-@njit(cache=CACHE, nogil=True)
+@njit(**JIT, nogil=True)
 def play_rows(start, stop, keys, ints, valid, floats, obs_buffer, iconsts, fconsts, policy, actions, scratch,
               returns) -> None:
     """Play one episode in each env ``start..stop-1``, keyed ``keys``: the fused Monte
