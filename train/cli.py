@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from train.options import add_config_options, config_from, int_list, positive_int
+from train.options import (
+    add_config_options,
+    add_out_option,
+    add_trust_pickle_option,
+    config_from,
+    int_list,
+    positive_int,
+)
 from train.summaries import evaluation_summary, reproduction_summary
 
 #: Module that may be missing -> the extra that installs it.
@@ -77,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--qpus", type=int_list, default=(1, 2, 4, 8, 16, 32, 64, 128),
                      help="comma-separated N values (default 1,2,4,...,128)")
     rep.add_argument("--seed", type=int, default=0, help="base seed; the same seed gives the same table")
-    rep.add_argument("--out", type=Path, default=None,
-                     help="output folder (default: a fresh runs/reproduce-<time>-<suffix>/; --out results "
-                     "regenerates the committed table)")
+    add_out_option(rep, "reproduce", "the committed table")
     rep.add_argument("--resume", action="store_true",
                      help="keep the rows of an interrupted run with the same settings in --out and compute only "
                      "the rest")
@@ -98,12 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "dp-optimal) or paths to trained model files (model.safetensors)")
     ev.add_argument("--episodes", type=positive_int, default=20, help="episodes per policy (default 20)")
     ev.add_argument("--seed", type=int, default=10_000, help="base seed; episode i is seeded by a hash of (seed, i)")
-    ev.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: a fresh runs/evaluate-<time>-<suffix>/; --out results "
-                    "regenerates the committed tables)")
-    ev.add_argument("--trust-pickle", action="store_true",
-                    help="accept SB3 .zip models in --policies: loading one runs any code it holds, so only for "
-                    "files you trust (or convert them once with modenhub convert)")
+    add_out_option(ev, "evaluate")
+    add_trust_pickle_option(ev, "SB3 .zip models in --policies")
     ev.add_argument("--tag", default=None, help="name of the output files (default: the preset)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)

@@ -26,7 +26,7 @@ import numpy as np
 from modenhub_env.config import HubConfig
 from train.evaluate import columns, load_policy, summarise
 from train.files import save_figure, write_atomic, write_csv
-from train.options import at_each_n, n_values, positive_int
+from train.options import add_out_option, add_trust_pickle_option, at_each_n, n_values, positive_int
 from train.progress import progress_bar
 from train.rollout import run_episodes
 
@@ -309,12 +309,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="also run each model and heuristic at these numbers of QPUs, positive integers, "
                         "comma separated (e.g. 8,16,32,64,128); writes OUT/learned_over_n.*. A scenario "
                         "with one fibre_km per QPU cannot change N and is an error")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: a fresh runs/compare-<time>-<suffix>/; pass --out results to "
-                        "regenerate the committed tables)")
-    parser.add_argument("--trust-pickle", action="store_true",
-                        help="accept a folder's SB3 model.zip (when it has no model.safetensors): loading one runs "
-                        "any code it holds, so only for files you trust")
+    add_out_option(parser, "compare")
+    add_trust_pickle_option(parser, "a folder's SB3 model.zip (when it has no model.safetensors)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
     return parser

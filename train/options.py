@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from modenhub_env.config import PRESETS, HubConfig, field_names, nearest_field
@@ -132,3 +133,25 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def add_out_option(parser: argparse.ArgumentParser, command: str, regenerates: str = "the committed tables") -> None:
+    """``--out``: by default a fresh ``runs/<command>-<time>-<suffix>/`` folder, never the
+    committed results unless asked for.
+
+    :param command: the command's name, in the default folder's name.
+    :param regenerates: what ``--out results`` rewrites.
+    """
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder (default: a fresh runs/{command}-<time>-<suffix>/; --out results "
+                        f"regenerates {regenerates})")
+
+
+def add_trust_pickle_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--trust-pickle``: accept Stable-Baselines3 zips, whose loading can run any code.
+
+    :param what: which files it lets in, e.g. "SB3 .zip models in --policies".
+    """
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help=f"accept {what}: loading one runs any code it holds, so only for files you trust "
+                        "(or convert them once with modenhub convert)")

@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from train.bench.hotspots import Profile
@@ -25,7 +24,7 @@ from train.bench.sections import (
     scaling_tasks,
 )
 from train.files import write_atomic, write_csv
-from train.options import int_list, positive_float, positive_int
+from train.options import add_out_option, int_list, positive_float, positive_int
 from train.progress import progress_bar
 
 
@@ -74,9 +73,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a small fast subset (N=16, B=1 and 1024, short budgets, 1 repeat, a main job of "
                         "--qpus 1,128 --trials 500) that finishes in about 5 minutes, most of it the cold "
                         "compiles; explicit options below still override it")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: a fresh runs/bench-<time>-<suffix>/; --out results "
-                        "regenerates the committed tables)")
+    add_out_option(parser, "bench")
     parser.add_argument("--only", type=_sections, default=None, metavar="SECTIONS",
                         help="comma-separated sections to run (default all): single (gym.make env vs "
                         "CartPole's, interleaved), vector (native vector env over presets x N x B vs CartPole's; "
