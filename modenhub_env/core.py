@@ -41,6 +41,17 @@ from modenhub_env.workload import Popularity, Trace, load_trace, max_budget, poi
 #: Batches at least this large are stepped by several threads at once (see :func:`set_threads`).
 PARALLEL_MIN_BATCH = 256
 
+#: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
+INFO_COLUMNS = COUNTERS + (
+    "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
+    "round", "pending", "cache_fill",
+)
+#: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
+NEVER_AGE = 2.0**62
+
+#: ``info`` entries that count whole things (int64 in a vector env's ``info``).
+INTEGER_INFO = ("round", "pending", "cache_fill")
+
 
 def _default_threads() -> int:
     chosen = os.environ.get("MODENHUB_THREADS")
@@ -86,16 +97,6 @@ def _spread(kernel, batch: int, smallest: int, *args) -> list:
     jobs = [_pool.submit(kernel, start, stop, *args) for start, stop in zip(bounds, bounds[1:], strict=False)]
     return [job.result() for job in jobs]
 
-#: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
-INFO_COLUMNS = COUNTERS + (
-    "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
-    "round", "pending", "cache_fill",
-)
-#: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
-NEVER_AGE = 2.0**62
-
-#: ``info`` entries that count whole things (int64 in a vector env's ``info``).
-INTEGER_INFO = ("round", "pending", "cache_fill")
 
 
 @dataclass
