@@ -143,7 +143,8 @@ class HubCore:
         self.max_budget = max_budget(config, self.trace)  # [rounds] L, the slack's scale
         self.n_slots = config.request_slots + config.prefetch_slots
         self.visible = min(config.request_slots, config.queue_size)
-        self.layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget)
+        self.layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget,
+                             hash_slots(config))
         iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout)
         b, width, scratch = self.batch, self.layout.width, work_width(config)
         size = observation_size(config.request_slots, config.prefetch_slots)
@@ -158,8 +159,10 @@ class HubCore:
         self._floats = np.zeros((b, 2 * kn.N_COUNTERS + 2 * kn.OUT_WIDTH + 1))
         self._obs = np.zeros((b, 2 * size), dtype=np.float32)
         self._bind_views()
-        for empty in (self.state.q_reserved, self.state.c_pair, self.state.r_pair):
+        for empty in (self._state.q_reserved, self._state.c_pair, self._state.r_pair):
             empty[:] = -1
+        self._edited = False  # whether ``state`` was handed out, to be edited by hand
+        self.refresh()
 
     def _bind_views(self) -> None:
         """The named views of the packed buffers (again after unpickling, which copies views)."""
@@ -167,7 +170,7 @@ class HubCore:
         work, latency, final = p[kn.I_AT_WORK], p[kn.I_AT_ROUND_LATENCY], p[kn.I_AT_FINAL_LATENCY]
         size, counters = p[kn.I_OBS_SIZE], kn.N_COUNTERS
         keys = self._ints.view(np.uint64)[:, kn.S_KEY]
-        self.state = HubState.over(self._ints, self._valid, keys, self._floats[:, :counters], self.layout)
+        self._state = HubState.over(self._ints, self._valid, keys, self._floats[:, :counters], self.layout)
         # Outputs of the last kernel call, overwritten by the next one.
         self.obs = self._obs[:, :size]  # (B, D) float32
         self.out = self._floats[:, counters : counters + kn.OUT_WIDTH]  # reward, flags, info
@@ -178,7 +181,7 @@ class HubCore:
         self.final_out = self._floats[:, counters + kn.OUT_WIDTH :]  # out, totals, rounds
         self.final_latency = self._ints[:, final:]
 
-    _VIEWS = ("state", "obs", "out", "latency", "work", "final_obs", "final_out", "final_latency")
+    _VIEWS = ("_state", "obs", "out", "latency", "work", "final_obs", "final_out", "final_latency")
 
     def __getstate__(self) -> dict:
         return {key: value for key, value in vars(self).items() if key not in self._VIEWS}
@@ -187,6 +190,50 @@ class HubCore:
         vars(self).update(state)
         self._bind_views()
 
+    @property
+    def state(self) -> HubState:
+        """The state, as named views that may be edited in place: from then on, every
+        kernel call first rebuilds the cache's index from the entries (a cost of the order
+        of the cache's size per env). The faces read :meth:`snapshot` instead."""
+        self._edited = True
+        return self._state
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Each env's episode key, (B,) uint64 (a copy)."""
+        return self._state.key.copy()
+
+    def episode_totals(self) -> dict[str, np.ndarray]:
+        """Totals of each env's episode so far (copies): every counter of ``COUNTERS``,
+        ``latency_hist`` (B, L) and ``rounds`` (B,) int64."""
+        totals = {name: total.copy() for name, total in self._state.totals.items()}
+        totals["latency_hist"] = self._state.latency_hist.copy()
+        totals["rounds"] = self._state.round.copy()
+        return totals
+
+    def snapshot(self) -> HubState:
+        """A copy of the state, to read."""
+        keys = self._state.key.copy()
+        ints, valid, totals = self._ints.copy(), self._valid.copy(), self._floats[:, : kn.N_COUNTERS].copy()
+        return HubState.over(ints, valid, keys, totals, self.layout)
+
+    def _sync(self) -> None:
+        """After hand edits of ``state``: check the cache's pair codes, rebuild its index
+        and the slots' limits."""
+        if self._edited:
+            codes = self._state.c_pair
+            n = self.config.n_qpus
+            a, b = codes // n, codes % n
+            bad = (codes >= 0) & ((a > b) | (a == b) & (n > 1) | (codes >= n * n))
+            bad |= codes < -1
+            if bad.any():
+                row, entry = (int(x[0]) for x in np.nonzero(bad))
+                raise ValueError(
+                    f"state.c_pair[{row}, {entry}] = {int(codes[row, entry])} is not a pair code: "
+                    f"-1 or a * N + b with 0 <= a < b < N = {n}"
+                )
+            self.refresh()
+
     # ------------------------------------------------------------------ kernels
 
     def reset(self, rows: np.ndarray, keys: np.ndarray) -> None:
@@ -194,6 +241,7 @@ class HubCore:
         by ``keys`` ((B,) uint64; only the selected entries are read). Refreshes ``obs``."""
         rows = np.ascontiguousarray(rows, dtype=bool)
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        self._sync()
         kn.reset_envs(rows, keys, self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts)
 
     def advance(self, actions: np.ndarray, autoreset: bool = False) -> None:
@@ -204,6 +252,7 @@ class HubCore:
         :param actions: attempts per slot, (B, K + M) int64, C-contiguous.
         :raises ActionRangeError: an action outside ``[0, k_max]``; nothing moves then.
         """
+        self._sync()
         if self.batch >= PARALLEL_MIN_BATCH:  # no block may move before every action is checked
             bad = kn.first_bad_action(actions, self._iconsts, 0, self.batch)
         else:
@@ -231,8 +280,8 @@ class HubCore:
         return returns
 
     def refresh(self) -> None:
-        """Recompute ``obs``, the slots' limits and the state summary from the state as it
-        is (after the state was changed by hand)."""
+        """Rebuild the cache's index and recompute ``obs``, the slots' limits and the state
+        summary from the state as it is (after the state was changed by hand)."""
         kn.observe_envs(self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts)
 
     # ------------------------------------------------------------------ views
@@ -251,8 +300,9 @@ class HubCore:
 
     def slot_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """QPUs ``a``, ``b`` and presence of every slot, each (B, K + M): the ``K`` oldest
-        pending requests, then the ``M`` most recently requested pairs."""
-        self.refresh()
+        pending requests, then the ``M`` most recently requested pairs (``(0, 0)`` where
+        a slot is empty)."""
+        self._sync()
         s = self.n_slots
         return self.work[:, s : 2 * s].copy(), self.work[:, 2 * s : 3 * s].copy(), self.work[:, 3 * s : 4 * s] > 0
 
@@ -265,15 +315,25 @@ class HubCore:
     def slot_limits(self) -> np.ndarray:
         """Most attempts each slot may launch on its own this round, (B, K + M): 0 for an
         empty slot, a request served from the cache, or a prefetch pair with no room."""
-        self.refresh()
+        self._sync()
         return self.work[:, : self.n_slots].copy()
 
 
 def work_width(config: HubConfig) -> int:
     """Scratch columns per env: the slots' limits, pairs, presence, launched attempts and
-    successes, then room to compact the queue or rank the prefetch candidates."""
+    successes, then room to rank the prefetch candidates."""
     slots, queue = config.request_slots + config.prefetch_slots, config.queue_size
-    return 6 * slots + max(6 * queue, 2 * (queue + config.prefetch_slots))
+    return 6 * slots + 2 * (queue + config.prefetch_slots)
+
+
+def hash_slots(config: HubConfig) -> int:
+    """Slots of the cache index's hash table: a power of two at least twice the pairs the
+    cache can hold at once (and at least 4), 0 without a cache."""
+    if config.cache_size == 0:
+        return 0
+    n = config.n_qpus
+    pairs = max(n * (n - 1) // 2, 1)
+    return max(4, 1 << (2 * min(config.cache_size, pairs) - 1).bit_length())
 
 
 def scenario_arrays(
@@ -317,8 +377,9 @@ def scenario_arrays(
         kn.I_AT_QA: "q_a", kn.I_AT_QB: "q_b", kn.I_AT_ARRIVAL: "q_arrival", kn.I_AT_DEADLINE: "q_deadline",
         kn.I_AT_ATTEMPTS: "q_attempts", kn.I_AT_RESERVED: "q_reserved", kn.I_AT_CPAIR: "c_pair",
         kn.I_AT_CBIRTH: "c_birth", kn.I_AT_RPAIR: "r_pair", kn.I_AT_RROUND: "r_round",
-        kn.I_AT_LATENCY: "latency_hist",
+        kn.I_AT_LATENCY: "latency_hist", kn.I_AT_CNEXT: "c_next", kn.I_AT_HASH: "c_hash",
     }
+    values[kn.I_H] = layout.hash_slots
     values.update({index: offsets[name] for index, name in names.items()})
     for index, value in values.items():
         iparams[index] = value

@@ -136,7 +136,7 @@ class ModEnHubEnv(gym.Env):
         super().reset(seed=seed)
         if config is not self.config:
             self.config, self.core = config, HubCore(config, 1)
-        keys = interface.keys_for_seeds([seed], self.core.state.key, self.np_random)
+        keys = interface.keys_for_seeds([seed], self.core.keys, self.np_random)
         self.core.reset(np.ones(1, dtype=bool), keys)
         self._needs_reset = False
         self._last_info = interface.row_of(interface.state_info(self.core), 0)

@@ -140,10 +140,7 @@ def final_info(core: HubCore) -> dict[str, Any]:
 
 def episode_info(core: HubCore) -> dict[str, np.ndarray]:
     """Totals of the episode so far per env, ``(B,)`` each, and its latency histogram."""
-    info = {name: total.copy() for name, total in core.state.totals.items()}
-    info["latency_hist"] = core.state.latency_hist.copy()
-    info["rounds"] = core.state.round.copy()
-    return info
+    return core.episode_totals()
 
 
 def row_of(info: dict[str, Any], index: int) -> dict[str, Any]:

@@ -115,7 +115,10 @@ I_AT_CDF, I_AT_POP_CDF = 37, 38
 # Sections of the packed buffers: ``ints`` = state | work | round latency | final latency;
 # ``obs`` = observation | final observation.
 I_AT_WORK, I_AT_ROUND_LATENCY, I_AT_FINAL_LATENCY, I_OBS_SIZE = 39, 40, 41, 42
-I_SIZE = 43
+# The cache's index: slots of its hash table (a power of two), then offsets of the
+# entries' chains and of the table.
+I_H, I_AT_CNEXT, I_AT_HASH = 43, 44, 45
+I_SIZE = 46
 
 # fparams: the scenario's reals.
 F_P_BSM = 0  # Bell-state-measurement success probability
@@ -132,7 +135,11 @@ F_SIZE = 8
 S_ROUND = 0  # [rounds] since the episode began
 S_ISSUED = 1  # requests issued (sequential) or trace rows read
 S_KEY = 2  # the episode's random key (uint64 bits)
-S_HEAD = 3
+S_FILLED = 3  # [ebits] cache entries in use
+S_FREE = 4  # no cache entry below it is free
+S_OLDEST = 5  # [rounds] no cached ebit was heralded before it
+S_HASHED = 6  # pairs in the cache's hash table (some may have no entry left)
+S_HEAD = 7
 
 WORKLOAD_SEQUENTIAL, WORKLOAD_POISSON, WORKLOAD_TRACE = 0, 1, 2
 
@@ -169,7 +176,7 @@ _SHIFT_30, _SHIFT_27, _SHIFT_31, _SHIFT_11 = np.uint64(30), np.uint64(27), np.ui
 _TO_UNIT = 2.0**-53
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def splitmix64(x: np.uint64) -> np.uint64:
     """The SplitMix64 finaliser (wrapping uint64 arithmetic)."""
     z = x + _GOLDEN
@@ -178,7 +185,7 @@ def splitmix64(x: np.uint64) -> np.uint64:
     return z ^ (z >> _SHIFT_31)
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
     """A uniform in ``[0, 1)``, a pure function of the episode key, the round, the stream
     and the draw's index within the stream."""
@@ -188,13 +195,13 @@ def uniform(key: np.uint64, counter: int, stream: int, index: int) -> float:
     return float(bits >> _SHIFT_11) * _TO_UNIT
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _key(ints, i: int) -> np.uint64:
     """Env ``i``'s episode key."""
     return np.uint64(ints[i, S_KEY])
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def next_episode_key(key: np.uint64) -> np.uint64:
     """The key of the episode after the one keyed ``key`` (autoreset without a seed)."""
     return splitmix64(key ^ _NEXT_EPISODE)
@@ -203,7 +210,7 @@ def next_episode_key(key: np.uint64) -> np.uint64:
 # ---------------------------------------------------------------------------- physics
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def werner_fidelity(age: int, f0: float, t_coh: float) -> float:
     """``F(t) = 1/4 + (F0 - 1/4) exp(-t / T_coh)`` after ``age`` rounds; ``T_coh = inf`` keeps ``F0``."""
     if math.isinf(t_coh):
@@ -211,19 +218,19 @@ def werner_fidelity(age: int, f0: float, t_coh: float) -> float:
     return WERNER_FLOOR + (f0 - WERNER_FLOOR) * math.exp(-float(age) / t_coh)
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def pair_code(a: int, b: int, n: int) -> int:
     """Code of the unordered pair ``(a, b)``: ``min * N + max``."""
     return min(a, b) * n + max(a, b)
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def pair_probability(a: int, b: int, fparams, ftable) -> float:
     """Heralding probability of one attempt, ``P_bsm * eta_a * eta_b``."""
     return fparams[F_P_BSM] * ftable[a] * ftable[b]
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def bisect_right(table, start: int, size: int, u: float) -> int:
     """How many of ``table[start:start + size]`` (sorted) are ``<= u``."""
     low, high = 0, size
@@ -236,36 +243,150 @@ def bisect_right(table, start: int, size: int, u: float) -> int:
     return low
 
 
-# ---------------------------------------------------------------------------- slots
+# ---------------------------------------------------------------------------- cache
+# The cache's entries hold a pair code and a birth round each (``c_pair``, ``c_birth``;
+# -1 marks a free entry). An index finds a pair's entries without scanning them all: a
+# hash table with linear probing maps a pair code to the first of its entries, and each
+# entry links to the next of the same pair (``c_next``). The table keeps a pair whose
+# entries are all gone (its chain is empty) until it is rebuilt, when it is three
+# quarters full. ``S_FILLED``, ``S_FREE`` and ``S_OLDEST`` spare scanning for a free
+# entry or for expired ones. :func:`reindex_envs` rebuilds it all from the entries, after
+# they were edited by hand.
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
+def _home(code: int, mask: int) -> int:
+    """The hash table slot where the search for ``code`` starts."""
+    return ((code * 2654435761) >> 16) & mask
+
+
+@njit(**JIT, inline="always")
+def _slot_of(i: int, ints, iparams, code: int) -> int:
+    """The hash table slot holding ``code``, or -1."""
+    at, mask = iparams[I_AT_HASH], iparams[I_H] - 1
+    h = _home(code, mask)
+    while True:
+        key = ints[i, at + 2 * h]
+        if key == code:
+            return h
+        if key < 0:
+            return -1
+        h = (h + 1) & mask
+
+
+@njit(**JIT, inline="always")
 def _cached_for(i: int, code: int, ints, iparams) -> tuple[int, int]:
     """Cached ebits of the pair ``code`` and the round the youngest was heralded (-1 if none)."""
-    at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
     count, youngest = 0, -1
-    for e in range(iparams[I_C]):
-        if ints[i, at_pair + e] == code:
-            count += 1
-            youngest = max(youngest, ints[i, at_birth + e])
+    if iparams[I_C] == 0:
+        return count, youngest
+    h = _slot_of(i, ints, iparams, code)
+    if h < 0:
+        return count, youngest
+    at_birth, at_next = iparams[I_AT_CBIRTH], iparams[I_AT_CNEXT]
+    e = ints[i, iparams[I_AT_HASH] + 2 * h + 1]
+    while e >= 0:
+        count += 1
+        youngest = max(youngest, ints[i, at_birth + e])
+        e = ints[i, at_next + e]
     return count, youngest
 
 
 @njit(**JIT)
-def _has_free_entry(i: int, ints, iparams) -> bool:
+def _clear_index(i: int, ints, iparams) -> None:
+    """An empty hash table and no entry in use."""
+    at = iparams[I_AT_HASH]
+    for h in range(iparams[I_H]):
+        ints[i, at + 2 * h] = -1
+    ints[i, S_FILLED] = 0
+    ints[i, S_FREE] = 0
+    ints[i, S_OLDEST] = _NEVER
+    ints[i, S_HASHED] = 0
+
+
+@njit(**JIT, inline="always")
+def _chain(i: int, ints, iparams, code: int) -> int:
+    """The hash table slot of ``code``, added (with an empty chain) if it is missing."""
+    at, mask = iparams[I_AT_HASH], iparams[I_H] - 1
+    h = _home(code, mask)
+    while True:
+        key = ints[i, at + 2 * h]
+        if key == code:
+            return h
+        if key < 0:
+            ints[i, at + 2 * h] = code
+            ints[i, at + 2 * h + 1] = -1
+            ints[i, S_HASHED] += 1
+            return h
+        h = (h + 1) & mask
+
+
+@njit(**JIT, inline="always")
+def _link(i: int, ints, iparams, e: int) -> None:
+    """Put entry ``e`` (its pair and birth set) at the head of its pair's chain."""
+    h = _chain(i, ints, iparams, ints[i, iparams[I_AT_CPAIR] + e])
+    head = iparams[I_AT_HASH] + 2 * h + 1
+    ints[i, iparams[I_AT_CNEXT] + e] = ints[i, head]
+    ints[i, head] = e
+    ints[i, S_FILLED] += 1
+    ints[i, S_OLDEST] = min(ints[i, S_OLDEST], ints[i, iparams[I_AT_CBIRTH] + e])
+
+
+@njit(**JIT)
+def _rebuild_index(i: int, ints, iparams) -> None:
+    """The index anew from the entries as they are."""
+    _clear_index(i, ints, iparams)
     at_pair = iparams[I_AT_CPAIR]
     for e in range(iparams[I_C]):
-        if ints[i, at_pair + e] < 0:
-            return True
-    return False
+        if ints[i, at_pair + e] >= 0:
+            _link(i, ints, iparams, e)
+    free = 0
+    while free < iparams[I_C] and ints[i, at_pair + free] >= 0:
+        free += 1
+    ints[i, S_FREE] = free
+
+
+@njit(**JIT)
+def _cache_put(i: int, ints, iparams, code: int, birth: int) -> None:
+    """An ebit of the pair ``code`` heralded in round ``birth`` into the lowest free entry
+    (there must be one)."""
+    if 4 * (ints[i, S_HASHED] + 1) > 3 * iparams[I_H]:
+        _rebuild_index(i, ints, iparams)
+    at_pair = iparams[I_AT_CPAIR]
+    e = ints[i, S_FREE]
+    while ints[i, at_pair + e] >= 0:
+        e += 1
+    ints[i, at_pair + e] = code
+    ints[i, iparams[I_AT_CBIRTH] + e] = birth
+    _link(i, ints, iparams, e)
+    ints[i, S_FREE] = e + 1
+
+
+@njit(**JIT)
+def _cache_drop(i: int, ints, iparams, e: int) -> None:
+    """Free entry ``e`` (in use)."""
+    at_next = iparams[I_AT_CNEXT]
+    h = _slot_of(i, ints, iparams, ints[i, iparams[I_AT_CPAIR] + e])
+    link = iparams[I_AT_HASH] + 2 * h + 1  # the column that points at the next entry
+    while ints[i, link] != e:
+        link = at_next + ints[i, link]
+    ints[i, link] = ints[i, at_next + e]
+    ints[i, iparams[I_AT_CPAIR] + e] = -1
+    ints[i, S_FILLED] -= 1
+    ints[i, S_FREE] = min(ints[i, S_FREE], e)
+
+
+# ---------------------------------------------------------------------------- slots
 
 
 @njit(**JIT)
 def _fill_slots(i: int, ints, valid, iparams, work) -> None:
     """Each slot's pair, presence and attempt limit into ``work``: the ``K`` oldest pending
-    requests, then the ``M`` most recently requested pairs. A slot may launch up to
-    ``min(k_max, S, c_i)``; none for an empty slot, a request served from the cache this
-    round, or a prefetch pair whose cache has no room."""
+    requests, then the ``M`` most recently requested pairs (an empty slot shows the pair
+    ``(0, 0)``). A slot may launch up to ``min(k_max, S, c_i)``; none for an empty slot, a
+    request served from the cache this round, or a prefetch pair whose cache has no room.
+    Every kernel call ends with it (in :func:`_observe`), so a round starts with ``work``
+    as it is."""
     n, k, m, q = iparams[I_N], iparams[I_K], iparams[I_M], iparams[I_Q]
     s = k + m
     cap = iparams[I_KMAX]
@@ -275,14 +396,13 @@ def _fill_slots(i: int, ints, valid, iparams, work) -> None:
         cap = min(cap, iparams[I_COMM])
     at_a, at_b, at_reserved = iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_RESERVED]
     for j in range(k):
-        a = b = 0
-        present = False
-        if j < q:
-            a, b, present = ints[i, at_a + j], ints[i, at_b + j], valid[i, j]
+        present = j < q and valid[i, j]
+        a = ints[i, at_a + j] if present else 0
+        b = ints[i, at_b + j] if present else 0
         work[i, s + j], work[i, 2 * s + j], work[i, 3 * s + j] = a, b, present
         served_from_cache = present and ints[i, at_reserved + j] >= 0
         work[i, j] = cap if present and not served_from_cache else 0
-    room = iparams[I_C] > 0 and _has_free_entry(i, ints, iparams)
+    room = ints[i, S_FILLED] < iparams[I_C]
     for j in range(m):
         code = ints[i, iparams[I_AT_RPAIR] + j]
         present = code >= 0
@@ -300,7 +420,7 @@ def _fill_slots(i: int, ints, valid, iparams, work) -> None:
 # ---------------------------------------------------------------------------- serving
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
     """Counters of a request served now; returns its attempts squared."""
     waited = ints[i, S_ROUND] - ints[i, iparams[I_AT_ARRIVAL] + slot]
@@ -314,7 +434,7 @@ def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
 @njit(**JIT)
 def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> None:
     """Serve the requests that reserved a cached ebit, and free those entries."""
-    at_reserved, at_pair, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    at_reserved, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CBIRTH]
     fidelity_sum = 0.0
     squares = 0.0
     for j in range(iparams[I_Q]):
@@ -325,7 +445,7 @@ def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> No
         fidelity_sum += werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
         squares += _record_served(i, j, ints, iparams, out, latency)
         out[i, O_CACHE_HITS] += 1.0
-        ints[i, at_pair + entry] = -1
+        _cache_drop(i, ints, iparams, entry)
         valid[i, j] = False
         ints[i, at_reserved + j] = -1
     out[i, O_FIDELITY_SUM] += fidelity_sum
@@ -342,14 +462,19 @@ def _fit_capacity(i: int, actions, iparams, work) -> None:
     left = capacity if capacity >= 0 else _NEVER
     for j in range(s):
         grant = min(min(actions[i, j], work[i, j]), left)
-        if per_qpu >= 0:
-            for side in range(2):
-                qpu = work[i, (1 + side) * s + j]
-                used = 0
-                for earlier in range(j):
-                    if work[i, s + earlier] == qpu or work[i, 2 * s + earlier] == qpu:
-                        used += work[i, 4 * s + earlier]
-                grant = min(grant, per_qpu - used)
+        if grant > 0 and per_qpu >= 0:
+            a, b = work[i, s + j], work[i, 2 * s + j]
+            used_a, used_b = 0, 0
+            for earlier in range(j):
+                granted = work[i, 4 * s + earlier]
+                if granted == 0:
+                    continue
+                ea, eb = work[i, s + earlier], work[i, 2 * s + earlier]
+                if ea == a or eb == a:
+                    used_a += granted
+                if ea == b or eb == b:
+                    used_b += granted
+            grant = min(grant, min(per_qpu - used_a, per_qpu - used_b))
         work[i, 4 * s + j] = grant
         left -= grant
 
@@ -394,7 +519,6 @@ def _store(i: int, ints, iparams, out, work) -> None:
     """Surplus ebits of each slot's pair into free cache entries (lowest first), within
     ``cache_per_pair`` and the free entries; the rest is wasted."""
     n, s, c = iparams[I_N], iparams[I_K] + iparams[I_M], iparams[I_C]
-    at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
     for j in range(s):
         out[i, O_WASTED] += work[i, 5 * s + j]
     if c == 0:
@@ -404,19 +528,10 @@ def _store(i: int, ints, iparams, out, work) -> None:
         if surplus <= 0:
             continue
         code = pair_code(work[i, s + j], work[i, 2 * s + j], n)
-        same, free = 0, 0
-        for e in range(c):
-            same += ints[i, at_pair + e] == code
-            free += ints[i, at_pair + e] < 0
-        stored = min(surplus, min(iparams[I_PER_PAIR] - same, free))
-        put = 0
-        for e in range(c):
-            if put >= stored:
-                break
-            if ints[i, at_pair + e] < 0:
-                ints[i, at_pair + e] = code
-                ints[i, at_birth + e] = ints[i, S_ROUND]
-                put += 1
+        same, _ = _cached_for(i, code, ints, iparams)
+        stored = max(min(surplus, min(iparams[I_PER_PAIR] - same, c - ints[i, S_FILLED])), 0)
+        for _ in range(stored):
+            _cache_put(i, ints, iparams, code, ints[i, S_ROUND])
         out[i, O_CACHED] += stored
         out[i, O_WASTED] -= stored
 
@@ -437,38 +552,37 @@ def _fail(i: int, ints, valid, iparams, out) -> None:
 @njit(**JIT)
 def _expire(i: int, ints, iparams, out) -> None:
     """Discard cached ebits older than the storage limit (cutoff or fidelity floor)."""
-    limit = iparams[I_STORAGE]
-    if limit < 0:
+    limit, now = iparams[I_STORAGE], ints[i, S_ROUND]
+    if limit < 0 or ints[i, S_FILLED] == 0 or now - ints[i, S_OLDEST] <= limit:
         return
     at_pair, at_birth = iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    oldest = _NEVER
     for e in range(iparams[I_C]):
-        if ints[i, at_pair + e] >= 0 and ints[i, S_ROUND] - ints[i, at_birth + e] > limit:
+        if ints[i, at_pair + e] < 0:
+            continue
+        if now - ints[i, at_birth + e] > limit:
             out[i, O_EXPIRED] += 1.0
-            ints[i, at_pair + e] = -1
+            _cache_drop(i, ints, iparams, e)
+        else:
+            oldest = min(oldest, ints[i, at_birth + e])
+    ints[i, S_OLDEST] = oldest
 
 
 @njit(**JIT)
-def _compact(i: int, ints, valid, iparams, work) -> None:
-    """Pack pending requests to the front of the queue, keeping their order (a stable
-    partition; the slots left behind keep theirs too)."""
-    q = iparams[I_Q]
-    if q == 1:
-        return
-    s = iparams[I_K] + iparams[I_M]
-    scratch = 6 * s  # work columns: the queue's fields, one block of Q each
+def _compact(i: int, ints, valid, iparams) -> None:
+    """Move the pending requests to the front of the queue, keeping their order; what the
+    slots behind them hold is left as it is (nothing reads a slot that is not pending)."""
     fields = (iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_ARRIVAL], iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS])
     order = 0
-    for pending in (True, False):
-        for j in range(q):
-            if valid[i, j] == pending:
-                for f in range(5):
-                    work[i, scratch + f * q + order] = ints[i, fields[f] + j]
-                work[i, scratch + 5 * q + order] = pending
-                order += 1
-    for j in range(q):
-        for f in range(5):
-            ints[i, fields[f] + j] = work[i, scratch + f * q + j]
-        valid[i, j] = work[i, scratch + 5 * q + j] == 1
+    for j in range(iparams[I_Q]):
+        if not valid[i, j]:
+            continue
+        if order < j:
+            for at in fields:
+                ints[i, at + order] = ints[i, at + j]
+            valid[i, order] = True
+            valid[i, j] = False
+        order += 1
 
 
 # ---------------------------------------------------------------------------- arrivals
@@ -515,7 +629,7 @@ def _new_pair(i: int, order: int, ints, iparams, ftable, itable) -> tuple[int, i
     return min(a, b), max(a, b), budget
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _among(array, i: int, start: int, count: int, value: int) -> bool:
     """Whether ``value`` is one of ``array[i, start:start + count]``."""
     for t in range(count):
@@ -584,23 +698,26 @@ def _arrive(i: int, ints, valid, iparams, ftable, itable, work) -> tuple[int, in
 def _reserve(i: int, ints, valid, iparams) -> None:
     """Each pending request, oldest first, reserves the oldest cached ebit of its pair (the
     lowest entry among equals) that no older request reserved, to be served next round."""
-    q, c, n = iparams[I_Q], iparams[I_C], iparams[I_N]
-    at_reserved, at_pair, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CPAIR], iparams[I_AT_CBIRTH]
+    q, n = iparams[I_Q], iparams[I_N]
+    at_reserved, at_birth, at_next = iparams[I_AT_RESERVED], iparams[I_AT_CBIRTH], iparams[I_AT_CNEXT]
     for j in range(q):
         ints[i, at_reserved + j] = -1
-    if c == 0:
+    if ints[i, S_FILLED] == 0:
         return
     for j in range(q):
         if not valid[i, j]:
             continue
-        code = pair_code(ints[i, iparams[I_AT_QA] + j], ints[i, iparams[I_AT_QB] + j], n)
+        h = _slot_of(i, ints, iparams, pair_code(ints[i, iparams[I_AT_QA] + j], ints[i, iparams[I_AT_QB] + j], n))
+        if h < 0:
+            continue
         best = -1
-        for e in range(c):
-            if ints[i, at_pair + e] != code:
-                continue
-            taken = _among(ints, i, at_reserved, j, e)
-            if not taken and (best < 0 or ints[i, at_birth + e] < ints[i, at_birth + best]):
+        e = ints[i, iparams[I_AT_HASH] + 2 * h + 1]
+        while e >= 0:
+            older = best < 0 or ints[i, at_birth + e] < ints[i, at_birth + best] or (
+                ints[i, at_birth + e] == ints[i, at_birth + best] and e < best)
+            if older and not _among(ints, i, at_reserved, j, e):
                 best = e
+            e = ints[i, at_next + e]
         ints[i, at_reserved + j] = best
 
 
@@ -622,9 +739,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
     pending = 0
     for j in range(q):
         pending += valid[i, j]
-    filled = 0
-    for e in range(c):
-        filled += ints[i, iparams[I_AT_CPAIR] + e] >= 0
+    filled = ints[i, S_FILLED]
     workload = iparams[I_WORKLOAD]
     progress = 0.0
     if workload == WORKLOAD_SEQUENTIAL:
@@ -675,7 +790,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
     out[i, O_CACHE_FILL] = filled
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _unit(x: float) -> float:
     """``x`` clipped to ``[0, 1]``, as every feature is."""
     return min(max(x, 0.0), 1.0)
@@ -694,6 +809,7 @@ def _clear(i: int, ints, valid, totals, iparams, key: np.uint64) -> None:
         ints[i, iparams[I_AT_RESERVED] + j] = -1
     for e in range(iparams[I_C]):
         ints[i, iparams[I_AT_CPAIR] + e] = -1
+    _clear_index(i, ints, iparams)
     for j in range(iparams[I_M]):
         ints[i, iparams[I_AT_RPAIR] + j] = -1
     for col in range(totals.shape[1]):
@@ -747,7 +863,6 @@ def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, act
         out[i, col] = 0.0
     for col in range(latency.shape[1]):
         latency[i, col] = 0
-    _fill_slots(i, ints, valid, iparams, work)
     _serve_from_cache(i, ints, valid, iparams, fparams, out, latency)
     _fit_capacity(i, actions, iparams, work)
     for j in range(s):
@@ -759,7 +874,7 @@ def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, act
     _fail(i, ints, valid, iparams, out)
     ints[i, S_ROUND] += 1
     _expire(i, ints, iparams, out)
-    _compact(i, ints, valid, iparams, work)
+    _compact(i, ints, valid, iparams)
     offered, rejected = _arrive(i, ints, valid, iparams, ftable, itable, work)
     out[i, O_ARRIVED] += offered
     out[i, O_REJECTED] += rejected
@@ -858,9 +973,11 @@ def reset_envs(rows, new_keys, ints, valid, floats, obs_buffer, iconsts, fconsts
 
 @njit(**JIT)
 def observe_envs(ints, valid, floats, obs_buffer, iconsts, fconsts) -> None:
-    """Every env's observation, limits and state summary from its state as it is."""
+    """Every env's cache index rebuilt, then its observation, limits and state summary,
+    from its state as it is (after the state was edited by hand)."""
     (iparams, fparams, _, ftable, work, _, _, _, out, _, obs, _) = _sections(ints, floats, obs_buffer, iconsts, fconsts)
     for i in range(ints.shape[0]):
+        _rebuild_index(i, ints, iparams)
         _observe(i, ints, valid, iparams, fparams, ftable, obs, out, work)
 
 
@@ -959,7 +1076,7 @@ def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
         before += wanted[j]
 
 
-@njit(**JIT)
+@njit(**JIT, inline="always")
 def _likelihood(i: int, j: int, obs, k: int) -> float:
     """``p_ab`` of request slot ``j`` (0 if empty); 0 for a prefetch slot."""
     at = N_GLOBAL + N_REQUEST * j

@@ -96,7 +96,7 @@ def render_frame(core: HubCore, mode: str | None, info: dict) -> str | np.ndarra
 def render_ansi(core: HubCore, row: int, info: dict[str, Any]) -> str:
     """A plain-text summary of env ``row``'s round; ``info`` is that env's last info dict
     (empty or without counters right after reset)."""
-    cfg, state = core.config, core.state
+    cfg, state = core.config, core.snapshot()
     now = int(state.round[row])
     pending = np.flatnonzero(state.q_valid[row])
     cached = np.flatnonzero(state.c_pair[row] >= 0)
@@ -116,7 +116,7 @@ def _pair_label(a: int, b: int) -> str:
 
 
 def _ansi_requests(core: HubCore, row: int, pending: np.ndarray) -> list[str]:
-    cfg, state = core.config, core.state
+    cfg, state = core.config, core.snapshot()
     if pending.size == 0:
         return ["pending: none"]
     lines = ["pending (oldest first):"]
@@ -137,7 +137,7 @@ def _ansi_requests(core: HubCore, row: int, pending: np.ndarray) -> list[str]:
 
 
 def _ansi_cache(core: HubCore, row: int, cached: np.ndarray) -> list[str]:
-    cfg, state = core.config, core.state
+    cfg, state = core.config, core.snapshot()
     if cfg.cache_size == 0:
         return ["cache: disabled"]
     if cached.size == 0:
@@ -175,7 +175,7 @@ def render_rgb(core: HubCore, row: int, info: dict[str, Any] | None = None) -> n
     :param info: that env's last info dict; its round counters (``attempts``,
         ``prefetch_attempts``, ``served``, ``failed``) are drawn when present.
     """
-    cfg, state = core.config, core.state
+    cfg, state = core.config, core.snapshot()
     n = cfg.n_qpus
     image = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
     image[:] = BACKGROUND

@@ -4,7 +4,8 @@ the few packed arrays that the compiled kernels (:mod:`modenhub_env.kernels`) st
 ``Q`` is the queue size, ``C`` the cache size, ``M`` the prefetch slots and ``L`` the
 longest round budget (see ``HubConfig.queue_size``, ``cache_size`` and
 ``prefetch_slots``). Pair codes are ``a * N + b`` with ``a < b``; -1 marks an empty entry.
-The views may be changed in place (tests build states by hand that way), never rebound.
+The views may be changed in place (tests build states by hand that way), never rebound;
+``HubCore`` rebuilds the cache's index before its next step once its ``state`` was handed out.
 """
 
 from __future__ import annotations
@@ -43,14 +44,16 @@ class Layout:
     cache: int  # C
     prefetch: int  # M
     max_budget: int  # L [rounds]
+    hash_slots: int  # H, slots of the cache index's hash table (0 without a cache)
 
     def sizes(self) -> dict[str, int]:
-        """Entries of each per-env array, in the order they are packed after the round and
-        the requests issued."""
+        """Entries of each per-env array, in the order they are packed after the header
+        (``kernels.S_*``); the last two are the cache's index, which ``HubState`` does not show."""
         q, c, m = self.queue, self.cache, self.prefetch
         return {
             "q_a": q, "q_b": q, "q_arrival": q, "q_deadline": q, "q_attempts": q, "q_reserved": q,
             "c_pair": c, "c_birth": c, "r_pair": m, "r_round": m, "latency_hist": self.max_budget,
+            "c_next": c, "c_hash": 2 * self.hash_slots,
         }
 
     def offsets(self) -> dict[str, int]:
@@ -90,7 +93,8 @@ class HubState:
         """Named views of the packed arrays: ``ints`` (B, W) int64, ``valid`` (B, Q) bool,
         ``keys`` (B,) uint64 and ``totals`` (B, len(COUNTERS)) float64."""
         at = layout.offsets()
-        blocks = {name: ints[:, at[name] : at[name] + size] for name, size in layout.sizes().items()}
+        shown = {name: size for name, size in layout.sizes().items() if name not in ("c_next", "c_hash")}
+        blocks = {name: ints[:, at[name] : at[name] + size] for name, size in shown.items()}
         return HubState(
             round=ints[:, kernels.S_ROUND],
             key=keys,

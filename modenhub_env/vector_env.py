@@ -98,7 +98,7 @@ class ModEnHubVectorEnv(VectorEnv):
         if config is not self.config and rows.all():
             self.config, self.core = config, HubCore(config, self.num_envs)
         seeds = self._per_env_seeds(seed)
-        keys = interface.keys_for_seeds(seeds, self.core.state.key, self.np_random)
+        keys = interface.keys_for_seeds(seeds, self.core.keys, self.np_random)
         self.core.reset(rows, keys)
         self._finished &= ~rows
         self._needs_reset = False

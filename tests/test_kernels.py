@@ -33,7 +33,7 @@ ENTRY_KERNELS = (
 
 def _started(config: HubConfig, batch: int, seed: int = 11) -> HubCore:
     core = HubCore(config, batch)
-    core.reset(np.ones(batch, dtype=bool), keys_for_seeds([seed + i for i in range(batch)], core.state.key, None))
+    core.reset(np.ones(batch, dtype=bool), keys_for_seeds([seed + i for i in range(batch)], core.keys, None))
     return core
 
 

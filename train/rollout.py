@@ -79,13 +79,14 @@ def episode_seed(seed: int, episode: int) -> int:
 
 def _play_chunk(config: HubConfig, policy: KernelPolicy, seeds: list[int], progress: Any) -> EpisodeTotals:
     core = HubCore(config, len(seeds))
-    keys = keys_for_seeds(seeds, core.state.key, fallback=None)
+    keys = keys_for_seeds(seeds, core.keys, fallback=None)
     returns = core.play(policy.params, keys)
-    counters = {name: total.copy() for name, total in core.state.totals.items()}
-    counters["rounds"] = core.state.round.astype(np.float64)
+    counters = core.episode_totals()
+    latency_hist = counters.pop("latency_hist")
+    counters["rounds"] = counters["rounds"].astype(np.float64)
     if progress is not None:
         progress(len(seeds))
-    return EpisodeTotals(counters=counters, returns=returns, latency_hist=core.state.latency_hist.copy())
+    return EpisodeTotals(counters=counters, returns=returns, latency_hist=latency_hist)
 
 
 def _run_chunk(config: HubConfig, policy: Any, seeds: list[int], progress: Any) -> EpisodeTotals:

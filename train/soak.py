@@ -85,7 +85,7 @@ class Report:
 
 def check_invariants(core: Any, obs: np.ndarray, reward: np.ndarray, info: dict[str, Any]) -> list[str]:
     """The invariants one step must keep (module docstring); the broken ones, named."""
-    cfg, state, broken = core.config, core.state, []
+    cfg, state, broken = core.config, core.snapshot(), []
     if not np.all(np.isfinite(obs)) or obs.min() < 0.0 or obs.max() > 1.0:
         broken.append("observation not finite or outside [0, 1]")
     if not np.all(np.isfinite(reward)):
@@ -181,7 +181,7 @@ def soak_steps(total: int, batch: int, seed: int, report: Report, bar: Any, trac
                     report.episodes += int(np.sum(dones))
                     info = {key: np.array([row[key] for row in infos]) for key in (*COUNTERS, "ebit_fidelity")}
                 for problem in check_invariants(core, obs, reward, info):
-                    report.fail(f"step: {problem}", f"{name}/{face}/{policy_name} round {int(core.state.round.max())}")
+                    report.fail(f"step: {problem}", f"{name}/{face}/{policy_name} round {int(core.snapshot().round.max())}")
                 report.steps += face_batch
                 report.steps_by_scenario[name] += face_batch
                 bar.update(face_batch)

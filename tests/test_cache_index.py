@@ -1,0 +1,102 @@
+"""The cache's index (``kernels`` hash table and chains) never changes what the cache
+does: a core whose index is rebuilt from the entries before every round (as after hand
+edits) steps bit for bit like one that keeps it up to date, through fills, expiries,
+reservations and the table's own rebuilds; and a hand-edited entry that is no pair code
+is refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modenhub_env import HubConfig
+from modenhub_env.core import HubCore, hash_slots
+from modenhub_env.interface import keys_for_seeds
+
+SCENARIOS = {
+    # Many distinct pairs through a small table: the table fills with emptied chains and
+    # is rebuilt every few rounds.
+    "churn": HubConfig.preset("hotspot", n_qpus=64, zipf_exponent=0.0, cache_capacity=6, cache_per_pair=2),
+    # A full cache that never expires (the paper preset at N = 128).
+    "full": HubConfig.preset("paper", n_qpus=128),
+    # Expiry by cutoff and fidelity floor, several ebits per pair, prefetching.
+    "decoherence": HubConfig.preset("decoherence"),
+    "hotspot": HubConfig.preset("hotspot"),
+}
+
+
+def _twins(config: HubConfig, batch: int) -> tuple[HubCore, HubCore]:
+    """Two cores on the same episodes; the second rebuilds its index before every call."""
+    cores = HubCore(config, batch), HubCore(config, batch)
+    for core in cores:
+        keys = keys_for_seeds([7 + i for i in range(batch)], core.keys, None)
+        core.reset(np.ones(batch, dtype=bool), keys)
+    cores[1].state  # noqa: B018  (handing out the state makes every call rebuild the index)
+    return cores
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_index__kept_up_to_date_equals_rebuilt_every_round(name: str):
+    config = SCENARIOS[name]
+    kept, rebuilt = _twins(config, 6)
+    rng = np.random.default_rng(3)
+    rebuilds_seen = 0
+    for _ in range(300):
+        limits = kept.work[:, : kept.n_slots]
+        actions = np.ascontiguousarray((rng.random(limits.shape) * (limits + 1)).astype(np.int64))
+        hashed_before = kept._ints[:, 6].copy()
+        kept.advance(actions, autoreset=True)
+        rebuilt.advance(actions.copy(), autoreset=True)
+        rebuilds_seen += int((kept._ints[:, 6] < hashed_before).sum())
+        np.testing.assert_array_equal(kept.obs, rebuilt.obs)
+        np.testing.assert_array_equal(kept.out, rebuilt.out)
+        np.testing.assert_array_equal(kept.work[:, : kept.n_slots], rebuilt.work[:, : rebuilt.n_slots])
+        np.testing.assert_array_equal(kept.snapshot().c_pair, rebuilt.snapshot().c_pair)
+        np.testing.assert_array_equal(kept.snapshot().q_reserved, rebuilt.snapshot().q_reserved)
+    assert kept.snapshot().totals["cached"].sum() > 0
+    if name == "churn":
+        assert rebuilds_seen >= 3  # the table's own rebuild ran
+
+
+def test_index__counts_match_the_entries_after_many_rounds():
+    """The index's summary (entries in use, no free entry below the hint, a bound on the
+    oldest birth) agrees with a scan of the entries."""
+    config = SCENARIOS["churn"]
+    kept, _ = _twins(config, 4)
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        limits = kept.work[:, : kept.n_slots]
+        kept.advance(np.ascontiguousarray((rng.random(limits.shape) * (limits + 1)).astype(np.int64)), autoreset=True)
+        state = kept.snapshot()
+        in_use = state.c_pair >= 0
+        filled, free_hint, oldest = kept._ints[:, 3], kept._ints[:, 4], kept._ints[:, 5]
+        np.testing.assert_array_equal(filled, in_use.sum(axis=1))
+        for row in range(4):
+            assert in_use[row, : free_hint[row]].all()
+            if in_use[row].any():
+                assert oldest[row] <= state.c_birth[row][in_use[row]].min()
+
+
+def test_hash_slots__a_power_of_two_at_least_twice_the_pairs_the_cache_can_hold():
+    assert hash_slots(HubConfig.preset("paper", cache_capacity=0)) == 0
+    assert hash_slots(HubConfig.preset("paper", n_qpus=16)) == 256  # 120 pairs
+    assert hash_slots(HubConfig.preset("paper", n_qpus=128)) == 2048  # 1,024 entries
+    assert hash_slots(HubConfig.preset("paper", n_qpus=1)) == 4  # one pair (0, 0)
+
+
+@pytest.mark.parametrize("bad", [5 * 6 + 2, 2 * 6 + 2, 36, -3])
+def test_hand_edit__an_entry_that_is_no_pair_code_is_refused_by_name(bad: int):
+    core = HubCore(HubConfig.preset("decoherence", n_qpus=6), 2)
+    core.reset(np.ones(2, dtype=bool), np.array([1, 2], dtype=np.uint64))
+    core.state.c_pair[1, 3] = bad
+    with pytest.raises(ValueError, match=rf"state.c_pair\[1, 3\] = {bad} is not a pair code"):
+        core.advance(np.zeros((2, core.n_slots), dtype=np.int64))
+
+
+def test_slot_pairs__an_empty_request_slot_shows_pair_0_0():
+    core = HubCore(HubConfig.preset("paper"), 1)
+    core.reset(np.ones(1, dtype=bool), np.array([9], dtype=np.uint64))
+    a, b, present = core.slot_pairs()
+    k = core.config.request_slots
+    assert present[0, 0] and not present[0, 1:k].any()
+    assert (a[0, 1:k] == 0).all() and (b[0, 1:k] == 0).all()
