@@ -161,8 +161,10 @@ class HubCore:
         self._bind_views()
         for empty in (self._state.q_reserved, self._state.c_pair, self._state.r_pair):
             empty[:] = -1
+        at_hash = self.layout.offsets()["c_hash"]
+        self._ints[:, at_hash : at_hash + 2 * self.layout.hash_slots : 2] = -1  # an empty cache index
+        self._ints[:, kn.S_OLDEST] = np.iinfo(np.int64).max
         self._edited = False  # whether ``state`` was handed out, to be edited by hand
-        self.refresh()
 
     def _bind_views(self) -> None:
         """The named views of the packed buffers (again after unpickling, which copies views)."""

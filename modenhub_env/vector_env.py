@@ -186,11 +186,17 @@ def _check_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
 
 def _masked(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
     """Gymnasium's vector ``info`` layout: each entry beside a ``_name`` mask of the envs
-    (``rows``) it holds a value for."""
+    (``rows``) it holds a value for; the entries share one read-only copy of the mask."""
+    mask = rows.copy()
+    mask.flags.writeable = False
+    return _with_mask(info, mask)
+
+
+def _with_mask(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in info.items():
-        out[key] = _masked(value, rows) if isinstance(value, dict) else value
-        out[f"_{key}"] = rows.copy()
+        out[key] = _with_mask(value, mask) if isinstance(value, dict) else value
+        out[f"_{key}"] = mask
     return out
 
 
