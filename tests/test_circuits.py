@@ -476,6 +476,7 @@ def test_build_dag__qft3_on_three_qpus(qiskit):
     assert edges(dag) == [(0, 1, 0), (1, 2, 0), (1, 4, 0), (2, 3, 0), (3, 4, 0), (3, 6, 0), (4, 5, 0),
                           (5, 6, 0), (6, 7, 0), (7, 8, 0)]
     assert dag.indegree.tolist() == [0, 1, 1, 1, 2, 1, 2, 1, 1]
+    assert dag.predecessors(4).tolist() == [1, 3]
     assert dag.lower_bound == 9
     assert (dag.local_gates, dag.local_two_qubit_gates) == (8, 0)  # the merged one-qubit runs
 
@@ -533,7 +534,7 @@ def test_circuit_source__spec_round_trips():
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: CircuitSource("bell", 4), "family must be one of"),
-    (lambda: CircuitSource("qft", 1), r"n_qubits must be in \[2, 100000\], got 1"),
+    (lambda: CircuitSource("qft", 1), r"n_qubits must be in \[2, 4096\], got 1"),
     (lambda: CircuitSource("draper", 7), "n_qubits must be even for 'draper'"),
     (lambda: CircuitSource("qaoa", 5, degree=3), "degree must make n_qubits \\* degree even"),
     (lambda: CircuitSource("qaoa", 5, degree=5), r"degree must be in \[1, 4\], got 5"),

@@ -64,7 +64,7 @@ def _check_range(name: str, array: np.ndarray, low: int, high: int) -> None:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {int(array[bad[0]])} at index {int(bad[0])}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Circuit:
     """A circuit reduced to the qubits of each operation, in circuit order.
 
@@ -128,7 +128,7 @@ def default_capacity(n_qubits: int, n_qpus: int) -> int:
     return math.ceil(n_qubits / n_qpus)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RequestDag:
     """The non-local gates of a placed circuit and their dependencies, as plain arrays.
 
@@ -136,7 +136,8 @@ class RequestDag:
     edge goes from a lower index to a higher one. ``E`` is the number of edges. Lags and
     paths are in rounds (``docs/model.md#circuits``). The fields below are stored in a
     DAG file; ``pair_a``, ``pair_b``, ``indegree`` and ``critical_path`` are derived on
-    construction. Every array is read-only.
+    construction. Every array is read-only; two DAGs are equal only if they are the same
+    object (compare arrays to compare contents).
 
     :param source: where the circuit comes from (a generator and its arguments, or a file).
     :param n_qubits: qubits of the circuit.

@@ -14,6 +14,7 @@ Needs networkx (the ``circuits`` extra).
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 RESTARTS = 2
 
 
-def _networkx():
+def _networkx() -> ModuleType:
     try:
         import networkx
     except ImportError as err:

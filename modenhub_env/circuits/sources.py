@@ -21,11 +21,12 @@ import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modenhub_env.circuits.dag import MAX_QUBITS, Circuit, check_int
+from modenhub_env.circuits.dag import Circuit, check_int
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 FAMILIES = ("qft", "ghz", "qaoa", "draper", "cuccaro", "quantum_volume")
 #: Largest OpenQASM file read [bytes].
 MAX_QASM_BYTES = 64 * 2**20
+#: Largest generated circuit [qubits]: a sanity bound (a 4096-qubit QFT already has
+#: about 8 million two-qubit gates).
+MAX_GENERATED_QUBITS = 4096
 MAX_LAYERS = 1000
 MAX_SEED = 2**32 - 1  # numpy and networkx accept any seed below this bound
 EXTRA = "pip install 'modenhub[circuits]'"
@@ -51,8 +55,8 @@ class CircuitSource:
     QASM file.
 
     :param family: one of :data:`FAMILIES`, or ``"qasm"`` for a file.
-    :param n_qubits: qubits of a generated circuit, 2 to ``MAX_QUBITS`` (``None`` for a
-        file, whose qubit count is its own).
+    :param n_qubits: qubits of a generated circuit, 2 to 4096 (``None`` for a file,
+        whose qubit count is its own).
     :param seed: seed of the random parts (QAOA's graph, quantum volume's unitaries and
         pairs), 0 to 2**32 - 1.
     :param layers: QAOA layers ``p``, 1 to 1000.
@@ -79,7 +83,7 @@ class CircuitSource:
             return
         if self.path is not None:
             raise ValueError(f"path must be None for the generated family {self.family!r}")
-        n = check_int("n_qubits", self.n_qubits, 2, MAX_QUBITS)
+        n = check_int("n_qubits", self.n_qubits, 2, MAX_GENERATED_QUBITS)
         check_int("seed", self.seed, 0, MAX_SEED)
         check_int("layers", self.layers, 1, MAX_LAYERS)
         if self.family == "draper" and n % 2:
@@ -158,7 +162,7 @@ def _cached_circuit(source: CircuitSource, stamp: tuple[int, int] | None) -> Cir
     return to_circuit(decompose(circuit), source.describe(), source.path)
 
 
-def _qiskit():
+def _qiskit() -> ModuleType:
     try:
         import qiskit
     except ImportError as err:
@@ -281,9 +285,9 @@ def read_qasm(path: Path) -> QuantumCircuit:
 
 
 def _read_qasm2(path: Path, text: str) -> QuantumCircuit:
+    _qiskit()
     from qiskit import qasm2
 
-    _qiskit()
     try:
         return qasm2.loads(text, include_path=[path.parent], custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     except qasm2.QASM2ParseError as err:
@@ -322,7 +326,7 @@ def _parser_position(message: str) -> tuple[int | None, str]:
     return int(match.group(1)), match.group(3).strip()
 
 
-def _offending_token(err: BaseException):
+def _offending_token(err: BaseException) -> Any | None:
     """The token ANTLR stopped at: an OpenQASM 3 syntax error carries it only in the
     exceptions it was raised from."""
     cause = err.__cause__
