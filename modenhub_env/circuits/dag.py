@@ -143,7 +143,8 @@ class RequestDag:
     :param n_qubits: qubits of the circuit.
     :param n_qpus: QPUs ``N`` the qubits are placed on.
     :param qpu_capacity: qubits a QPU holds at most, ``q``.
-    :param local_rounds: rounds one local gate takes.
+    :param local_rounds: rounds one local gate takes: how the lags were computed (the
+        timing reads the lags, not this).
     :param placement: ``(n_qubits,)`` the QPU of each qubit.
     :param qubit_a: ``(G,)`` first qubit of each non-local gate.
     :param qubit_b: ``(G,)`` second qubit of each non-local gate.
