@@ -6,13 +6,20 @@
 
 from agents.base import Policy
 from agents.dp import OptimalSingleRequestPolicy, dp_value_table
-from agents.heuristics import DeadlinePolicy, LogParallelPolicy, SequentialPolicy, attempts_for_target
+from agents.heuristics import (
+    CriticalPathPolicy,
+    DeadlinePolicy,
+    LogParallelPolicy,
+    SequentialPolicy,
+    attempts_for_target,
+)
 from agents.random_policy import RandomPolicy
 from agents.registry import POLICIES, make_policy
 from agents.view import ObservationView, parse_observation
 
 __all__ = [
     "POLICIES",
+    "CriticalPathPolicy",
     "DeadlinePolicy",
     "LogParallelPolicy",
     "ObservationView",

@@ -1,5 +1,5 @@
-"""Handcrafted schedulers: the paper's two heuristics (``docs/model.md#heuristics``) and a
-slack-aware baseline for contention.
+"""Handcrafted schedulers: the paper's two heuristics (``docs/model.md#heuristics``), a
+slack-aware baseline for contention and critical-path-first for circuits.
 
 Each decides from the observation alone and keeps the total of a round within the hub
 capacity ``S`` itself, so the env clips none of its attempts unless per-QPU limits
@@ -97,6 +97,51 @@ class DeadlinePolicy(KernelPolicy):
         self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
         self.params[kernels.P_GIVE_UP] = give_up_below
 
+
+class CriticalPathPolicy(KernelPolicy):
+    """Critical-path-first, for circuits (``docs/model.md#circuit-baselines``): the ready
+    gates with the longest remaining path first, each with enough attempts to be served
+    this round, and prefetching for the gates about to become ready.
+
+    On the circuit workload a request's slack is the rounds its gate may wait before it
+    delays the circuit's earliest possible end, so least slack first is longest remaining
+    path first. Each pending request not served from the cache asks for the smallest ``n``
+    with ``1 - (1 - p)**n >= target`` (one round's chance), capped by its attempt limit
+    and by ``max_share`` of the hub capacity ``S``; the requests are granted in that order
+    (the likeliest to succeed first among equal slack) while capacity lasts. Prefetch
+    slots hold the upcoming gates' pairs, longest path first; those pending within
+    ``lookahead`` rounds whose pair has no cached ebit get ``prefetch_attempts`` each,
+    after every request. On other workloads the slack is the request's deadline, so the
+    most urgent request goes first.
+
+    :param config: the scenario.
+    :param target: chance that a request is served this round, in (0, 1].
+    :param max_share: largest share of ``S`` one request may take in a round, in (0, 1]
+        (at least one attempt); unused when ``S`` is unlimited.
+    :param prefetch: spend capacity left on imminent upcoming gates.
+    :param prefetch_attempts: attempts per prefetch candidate a round, 1 to ``k_max``.
+    :param lookahead: prefetch for gates that may be pending within this many rounds,
+        0 to 1000 (0: ready now, waiting for room in the queue).
+    """
+
+    kernel = kernels.CRITICAL_PATH
+
+    def __init__(self, config: HubConfig, target: float = 0.9, max_share: float = 0.5, prefetch: bool = True,
+                 prefetch_attempts: int = 1, lookahead: int = 1) -> None:
+        super().__init__(config)
+        if not 0.0 < target <= 1.0:
+            raise ValueError(f"target must be in (0, 1], got {target!r}")
+        if not 0.0 < max_share <= 1.0:
+            raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
+        if not 1 <= prefetch_attempts <= config.k_max:
+            raise ValueError(f"prefetch_attempts must be in [1, k_max={config.k_max}], got {prefetch_attempts!r}")
+        if isinstance(lookahead, bool) or not isinstance(lookahead, int) or not 0 <= lookahead <= 1000:
+            raise ValueError(f"lookahead must be an integer in [0, 1000], got {lookahead!r}")
+        capacity = config.max_attempts_per_round
+        self.per_request_cap = config.k_max if capacity is None else max(1, math.floor(max_share * capacity))
+        self.params[kernels.P_TARGET], self.params[kernels.P_REQUEST_CAP] = target, self.per_request_cap
+        self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
+        self.params[kernels.P_LOOKAHEAD] = lookahead
 
 
 def attempts_for_target(p: np.ndarray, slack: np.ndarray, target: float) -> np.ndarray:

@@ -18,9 +18,13 @@ from typing import Any, Literal
 import numpy as np
 
 from modenhub_env import physics
+from modenhub_env.circuits.dag import MAX_LOCAL_ROUNDS, MAX_QUBITS
+from modenhub_env.circuits.sources import CircuitSource
 
-Workload = Literal["sequential", "poisson", "trace"]
-WORKLOADS: tuple[str, ...] = ("sequential", "poisson", "trace")
+Workload = Literal["sequential", "poisson", "trace", "circuit"]
+WORKLOADS: tuple[str, ...] = ("sequential", "poisson", "trace", "circuit")
+#: Suffixes of a saved request DAG (``modenhub_env.circuits.dagfile``) and of an OpenQASM file.
+DAG_SUFFIXES, QASM_SUFFIX = (".json", ".npz"), ".qasm"
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class HubConfig:
     :param cutoff: age at which the cache discards an ebit [rounds]; ``None`` for none.
     :param f_min: fidelity an ebit needs to serve a request.
     :param workload: ``"sequential"`` (one request at a time, the paper's Monte Carlo),
-        ``"poisson"`` (random arrivals) or ``"trace"`` (requests read from ``trace_path``).
+        ``"poisson"`` (random arrivals), ``"trace"`` (requests read from ``trace_path``) or
+        ``"circuit"`` (the non-local gates of ``circuit``, along its dependency graph).
     :param round_budget: rounds ``R`` a request may wait before it fails (sequential and
         poisson workloads; a trace gives each request its own).
     :param episode_requests: requests per episode of the sequential workload ``T``.
@@ -56,6 +61,17 @@ class HubConfig:
     :param popularity_seed: seed of the fixed ranking of pairs by popularity.
     :param queue_capacity: pending requests the hub holds; further arrivals are rejected.
     :param trace_path: CSV or JSON-lines file of ``round, a, b, budget`` rows.
+    :param circuit: the circuit workload's circuit: a generator spec (``"qft:64"``,
+        ``"qaoa:64,seed=1"``; ``modenhub_env.circuits.CircuitSource.parse``), an OpenQASM
+        file (``.qasm``) or a saved request DAG (``.json`` or ``.npz``, which fixes the
+        placement, the capacity, ``local_rounds`` and ``n_qpus``).
+    :param qpu_capacity: qubits a QPU holds at most [qubits]; ``None`` for the fewest that
+        fit, ``ceil(n_qubits / N)``.
+    :param placement: the QPU of each qubit; ``None`` to place them by a balanced min-cut
+        partition of the circuit's interaction graph.
+    :param placement_seed: seed of the partitioner's random starts.
+    :param local_rounds: rounds one local gate takes [rounds], 0 to 1000; ``None`` for 0
+        (or, for a DAG file, the file's).
     :param episode_rounds: rounds after which an episode is truncated; ``None`` for no
         limit (required for the poisson workload).
     :param request_slots: ``K``, pending requests shown to the agent (oldest first).
@@ -89,6 +105,11 @@ class HubConfig:
     popularity_seed: int = 0
     queue_capacity: int = 16
     trace_path: str | None = None
+    circuit: str | None = None
+    qpu_capacity: int | None = None  # [qubits]
+    placement: tuple[int, ...] | None = None  # (n_qubits,) QPU of each qubit
+    placement_seed: int = 0
+    local_rounds: int | None = None  # [rounds]
     episode_rounds: int | None = None  # [rounds]
     request_slots: int = 4
     prefetch_slots: int = 0
@@ -99,6 +120,8 @@ class HubConfig:
     def __post_init__(self) -> None:
         if isinstance(self.fibre_km, (list, np.ndarray)):
             object.__setattr__(self, "fibre_km", tuple(float(x) for x in np.ravel(self.fibre_km)))
+        if isinstance(self.placement, (list, np.ndarray)):
+            object.__setattr__(self, "placement", tuple(np.ravel(np.asarray(self.placement, dtype=object)).tolist()))
         _check_int(self, "n_qpus", 1, 4096)
         _check_real(self, "p_bsm", 0.0, 1.0, low_open=True)
         _check_real(self, "eta_c", 0.0, 1.0, low_open=True)
@@ -135,6 +158,7 @@ class HubConfig:
                 raise ValueError("trace_path must name a CSV or JSON-lines file for workload 'trace'")
             if not Path(self.trace_path).is_file():
                 raise ValueError(f"trace_path: no such file {self.trace_path!r}")
+        _check_circuit(self)
 
     # Derived quantities: computed, never stored.
 
@@ -295,6 +319,52 @@ def _check_real(
         raise ValueError(f"{name} must be a finite number in {allowed}, got {value!r}")
     if value < low or value > high or (low_open and value == low):
         raise ValueError(f"{name} must be in {allowed}, got {value!r}")
+
+
+def _check_circuit(cfg: HubConfig) -> None:
+    """The circuit fields: their types and ranges always, and for the circuit workload a
+    circuit that can be found and fields that agree with it (what needs the circuit built,
+    such as a placement's length for a QASM file, is checked when the core builds it)."""
+    _check_int(cfg, "qpu_capacity", 1, MAX_QUBITS, optional=True)
+    _check_int(cfg, "placement_seed", 0, 2**63 - 1)
+    _check_int(cfg, "local_rounds", 0, MAX_LOCAL_ROUNDS, optional=True)
+    if cfg.circuit is not None and (not isinstance(cfg.circuit, str) or not cfg.circuit.strip()):
+        raise ValueError(f"circuit must be a generator spec such as 'qft:64', a .qasm file or a DAG file "
+                         f"(.json, .npz), got {cfg.circuit!r}")
+    if cfg.placement is not None:
+        if not isinstance(cfg.placement, tuple) or not cfg.placement:
+            raise ValueError(f"placement must list one QPU in [0, {cfg.n_qpus - 1}] per qubit, or be None, "
+                             f"got {cfg.placement!r}")
+        for index, qpu in enumerate(cfg.placement):
+            if isinstance(qpu, (bool, np.bool_)) or not isinstance(qpu, (int, np.integer)) or not 0 <= qpu < cfg.n_qpus:
+                raise ValueError(f"placement must list one QPU in [0, {cfg.n_qpus - 1}] per qubit, "
+                                 f"got {qpu!r} at index {index}")
+        object.__setattr__(cfg, "placement", tuple(int(qpu) for qpu in cfg.placement))
+    if cfg.workload != "circuit":
+        return
+    if cfg.episode_rounds is None:
+        raise ValueError("episode_rounds must be set (1 to 10**9) for workload 'circuit': a circuit not done by "
+                         "then is truncated (a failure)")
+    if cfg.circuit is None:
+        raise ValueError("circuit must name the circuit for workload 'circuit': a generator spec such as "
+                         "'qft:64', a .qasm file or a DAG file (.json, .npz)")
+    spec = cfg.circuit.strip()
+    if spec.endswith(DAG_SUFFIXES):
+        for name in ("qpu_capacity", "placement", "local_rounds"):
+            if getattr(cfg, name) is not None:
+                raise ValueError(f"{name} must be None with a DAG file (circuit={spec!r}): the file fixes it")
+    if spec.endswith((*DAG_SUFFIXES, QASM_SUFFIX)):
+        if not Path(spec).is_file():
+            raise ValueError(f"circuit: no such file {spec!r}")
+        return
+    try:
+        source = CircuitSource.parse(spec)
+    except ValueError as err:
+        message = str(err)
+        raise ValueError(message if message.startswith("circuit") else f"circuit: {message}") from None
+    if cfg.placement is not None and len(cfg.placement) != source.n_qubits:
+        raise ValueError(f"placement must list one QPU per qubit of {spec!r} ({source.n_qubits}), "
+                         f"got {len(cfg.placement)}")
 
 
 def _check_fibre(cfg: HubConfig) -> None:

@@ -33,10 +33,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from modenhub_env import kernels as kn
+from modenhub_env.circuits import RequestDag
 from modenhub_env.config import HubConfig
 from modenhub_env.observation import observation_size
 from modenhub_env.state import COUNTERS, HubState, Layout
-from modenhub_env.workload import Popularity, Trace, load_trace, max_budget, poisson_cdf
+from modenhub_env.workload import (
+    Popularity,
+    Trace,
+    circuit_dag,
+    circuit_pool_size,
+    load_trace,
+    max_budget,
+    poisson_cdf,
+)
 
 #: Batches at least this large are stepped by several threads at once (see :func:`set_threads`).
 PARALLEL_MIN_BATCH = 256
@@ -44,8 +53,10 @@ PARALLEL_MIN_BATCH = 256
 #: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
 INFO_COLUMNS = COUNTERS + (
     "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
-    "round", "pending", "cache_fill",
+    "round", "pending", "cache_fill", "reward_makespan",
 )
+#: The reward components among ``INFO_COLUMNS`` (``reward_makespan``: the circuit workload's).
+REWARD_COLUMNS = ("reward_served", "reward_failed", "reward_attempts", "reward_makespan")
 #: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
 NEVER_AGE = 2.0**62
 
@@ -140,12 +151,14 @@ class HubCore:
         self.eta = config.eta  # (N,) transmission of each spoke
         self.storage_limit = config.storage_limit  # [rounds]
         self.trace = load_trace(config.trace_path, config.n_qpus) if config.workload == "trace" else None
-        self.max_budget = max_budget(config, self.trace)  # [rounds] L, the slack's scale
+        self.dag = circuit_dag(config) if config.workload == "circuit" else None  # built once per config, cached
+        self.max_budget = max_budget(config, self.trace, self.dag)  # [rounds] L, the slack's scale
         self.n_slots = config.request_slots + config.prefetch_slots
         self.visible = min(config.request_slots, config.queue_size)
+        gates, pool = (self.dag.n_gates, circuit_pool_size(self.dag)) if self.dag is not None else (0, 0)
         self.layout = Layout(config.queue_size, config.cache_size, config.prefetch_slots, self.max_budget,
-                             hash_slots(config))
-        iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout)
+                             hash_slots(config), gates, pool)
+        iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout, self.dag)
         b, width, scratch = self.batch, self.layout.width, work_width(config)
         size = observation_size(config.request_slots, config.prefetch_slots)
         sections = {kn.I_AT_WORK: width, kn.I_AT_ROUND_LATENCY: width + scratch,
@@ -296,7 +309,8 @@ class HubCore:
             reward=out[:, kn.O_REWARD],
             terminated=out[:, kn.O_TERMINATED] > 0,
             truncated=out[:, kn.O_TRUNCATED] > 0,
-            counts={name: out[:, kn.O_COUNTERS + col] for col, name in enumerate(INFO_COLUMNS[:-5])},
+            counts={name: out[:, kn.O_COUNTERS + col] for col, name in enumerate(INFO_COLUMNS)
+                    if name in COUNTERS or name in REWARD_COLUMNS},
             latency_hist=self.latency.copy(),
         )
 
@@ -339,13 +353,15 @@ def hash_slots(config: HubConfig) -> int:
 
 
 def scenario_arrays(
-    config: HubConfig, trace: Trace | None, layout: Layout
+    config: HubConfig, trace: Trace | None, layout: Layout, dag: RequestDag | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The scenario as the kernels read it: ``iparams`` and ``fparams`` (indices
-    ``kernels.I_*`` and ``F_*``), and the tables ``itable`` (popular pairs, trace rows)
-    and ``ftable`` (spoke transmissions, Poisson and popularity CDFs)."""
+    ``kernels.I_*`` and ``F_*``), and the tables ``itable`` (popular pairs, trace rows,
+    the circuit's request DAG) and ``ftable`` (spoke transmissions, Poisson and
+    popularity CDFs)."""
     cfg = config
-    workload = {"sequential": kn.WORKLOAD_SEQUENTIAL, "poisson": kn.WORKLOAD_POISSON, "trace": kn.WORKLOAD_TRACE}
+    workload = {"sequential": kn.WORKLOAD_SEQUENTIAL, "poisson": kn.WORKLOAD_POISSON, "trace": kn.WORKLOAD_TRACE,
+                "circuit": kn.WORKLOAD_CIRCUIT}
     empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
     popularity = Popularity.build(cfg) if cfg.zipf_exponent > 0 else None
     cdf = poisson_cdf(cfg.arrival_rate) if cfg.workload == "poisson" else empty_f
@@ -358,6 +374,8 @@ def scenario_arrays(
         kn.I_AT_TRACE_BUDGET: trace.budget if trace else empty_i,
         kn.I_AT_STARTS: starts,
     }
+    for index, name in CIRCUIT_TABLES.items():
+        int_parts[index] = getattr(dag, name) if dag is not None else empty_i
     float_parts = {-1: cfg.eta, kn.I_AT_CDF: cdf, kn.I_AT_POP_CDF: popularity.cdf if popularity else empty_f}
     iparams = np.zeros(kn.I_SIZE, dtype=np.int64)
     itable, ftable = _pack(int_parts, iparams, np.int64), _pack(float_parts, iparams, np.float64)
@@ -373,6 +391,7 @@ def scenario_arrays(
         kn.I_K_PARALLEL: cfg.k_parallel, kn.I_TRACE_ROWS: trace.rows if trace else 0,
         kn.I_CDF_SIZE: cdf.size, kn.I_POP_SIZE: popularity.cdf.size if popularity else 0,
         kn.I_STARTS_SIZE: starts.size,
+        kn.I_GATES: dag.n_gates if dag is not None else 0, kn.I_LOCAL_DEPTH: dag.local_depth if dag is not None else 0,
     }
     offsets = layout.offsets()
     names = {
@@ -380,6 +399,8 @@ def scenario_arrays(
         kn.I_AT_ATTEMPTS: "q_attempts", kn.I_AT_RESERVED: "q_reserved", kn.I_AT_CPAIR: "c_pair",
         kn.I_AT_CBIRTH: "c_birth", kn.I_AT_RPAIR: "r_pair", kn.I_AT_RROUND: "r_round",
         kn.I_AT_LATENCY: "latency_hist", kn.I_AT_CNEXT: "c_next", kn.I_AT_HASH: "c_hash",
+        kn.I_AT_QGATE: "q_gate", kn.I_AT_GWAIT: "g_waiting", kn.I_AT_GREADY: "g_ready", kn.I_AT_GSERVED: "g_served",
+        kn.I_AT_GAGE: "g_age", kn.I_AT_GPOOL: "g_pool", kn.I_AT_CEND: "circuit_end", kn.I_AT_CPOOLED: "g_pooled",
     }
     values[kn.I_H] = layout.hash_slots
     values.update({index: offsets[name] for index, name in names.items()})
@@ -393,6 +414,14 @@ def scenario_arrays(
     fparams[kn.F_OBS_LOG2N] = math.log2(cfg.n_qpus) / 12.0
     fparams[kn.F_OBS_KPAR] = min(1.0, cfg.k_parallel / cfg.k_max)
     return iparams, fparams, itable, ftable
+
+
+#: The request DAG's arrays in ``itable``: table offset index -> ``RequestDag`` field.
+CIRCUIT_TABLES = {
+    kn.I_AT_PAIR_A: "pair_a", kn.I_AT_PAIR_B: "pair_b", kn.I_AT_SUCC_PTR: "succ_ptr", kn.I_AT_SUCC: "succ",
+    kn.I_AT_SUCC_LAG: "succ_lag", kn.I_AT_START_LAG: "start_lag", kn.I_AT_END_LAG: "end_lag",
+    kn.I_AT_CRITICAL: "critical_path", kn.I_AT_INDEGREE: "indegree",
+}
 
 
 def _pack(parts: dict[int, np.ndarray], iparams: np.ndarray, dtype) -> np.ndarray:

@@ -11,7 +11,8 @@ kernels take few arrays, since numba charges for every array argument of a call.
 * ``ints`` ``(B, W)`` int64, per env: the state (the round, the requests issued, the
   episode key's bits, the queue's pair, arrival, deadline, attempts and reservation per
   slot, the cache's pair and birth per entry, the prefetch candidates' pair and round,
-  the episode's latency histogram), then the scratch ``work`` (whose first ``K + M``
+  the episode's latency histogram, the circuit's gate per slot and state per gate), then
+  the scratch ``work`` (whose first ``K + M``
   columns hold the slots' attempt limits after each call), the round's latency
   histogram and the last finished episode's; offsets in ``iparams``.
 * ``valid`` ``(B, Q)`` bool: pending requests.
@@ -21,7 +22,8 @@ kernels take few arrays, since numba charges for every array argument of a call.
 * ``obs_buffer`` ``(B, 2 D)`` float32: the observation, then a finished episode's last.
 * ``iconsts``/``fconsts``: the scenario's integers and reals (``iparams``, indices
   ``I_*``; ``fparams``, ``F_*``), each followed by its lookup tables (popular pairs,
-  trace rows; spoke transmissions, Poisson and popularity CDFs) at offsets in ``iparams``.
+  trace rows, the circuit's request DAG; spoke transmissions, Poisson and popularity
+  CDFs) at offsets in ``iparams``.
 
 :func:`_sections` cuts them into the named views the per-env functions take.
 
@@ -118,7 +120,18 @@ I_AT_WORK, I_AT_ROUND_LATENCY, I_AT_FINAL_LATENCY, I_OBS_SIZE = 39, 40, 41, 42
 # The cache's index: slots of its hash table (a power of two), then offsets of the
 # entries' chains and of the table.
 I_H, I_AT_CNEXT, I_AT_HASH = 43, 44, 45
-I_SIZE = 46
+# The circuit workload (``docs/model.md#circuits``): the request DAG's size, then offsets
+# into ``ints`` of the per-env circuit state (each queue slot's gate; each gate's
+# predecessors not yet done, the round it may become pending, the round it was served and
+# the age of the ebit that served it; the pool of released gates; the round the circuit
+# can end by, and the pool's fill), then offsets of the DAG's tables.
+I_GATES = 46  # non-local gates G of the circuit, 0 for other workloads
+I_LOCAL_DEPTH = 47  # [rounds] the circuit's local depth
+I_AT_QGATE, I_AT_GWAIT, I_AT_GREADY, I_AT_GSERVED, I_AT_GAGE, I_AT_GPOOL = 48, 49, 50, 51, 52, 53
+I_AT_CEND, I_AT_CPOOLED = 54, 55
+I_AT_PAIR_A, I_AT_PAIR_B, I_AT_SUCC_PTR, I_AT_SUCC, I_AT_SUCC_LAG = 56, 57, 58, 59, 60
+I_AT_START_LAG, I_AT_END_LAG, I_AT_CRITICAL, I_AT_INDEGREE = 61, 62, 63, 64
+I_SIZE = 65
 
 # fparams: the scenario's reals.
 F_P_BSM = 0  # Bell-state-measurement success probability
@@ -141,7 +154,7 @@ S_OLDEST = 5  # [rounds] no cached ebit was heralded before it
 S_HASHED = 6  # pairs in the cache's hash table (some may have no entry left)
 S_HEAD = 7
 
-WORKLOAD_SEQUENTIAL, WORKLOAD_POISSON, WORKLOAD_TRACE = 0, 1, 2
+WORKLOAD_SEQUENTIAL, WORKLOAD_POISSON, WORKLOAD_TRACE, WORKLOAD_CIRCUIT = 0, 1, 2, 3
 
 # Columns of ``out``: reward and flags, the COUNTERS of ``modenhub_env.state`` in their
 # order, the reward components, fidelities and the state after the round.
@@ -152,7 +165,8 @@ O_FIDELITY_SUM, O_LATENCY_SUM, O_ATTEMPTS_SQ = 14, 15, 16
 O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS = 17, 18, 19
 O_EBIT_FIDELITY, O_GATE_FIDELITY = 20, 21
 O_ROUND, O_PENDING, O_CACHE_FILL = 22, 23, 24
-OUT_WIDTH = 25
+O_REWARD_MAKESPAN = 25  # circuit workload: -1 for a round before the circuit is done
+OUT_WIDTH = 26
 O_COUNTERS = 3  # first counter column
 N_COUNTERS = 14
 
@@ -427,7 +441,7 @@ def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
     spent = float(ints[i, iparams[I_AT_ATTEMPTS] + slot])
     out[i, O_SERVED] += 1.0
     out[i, O_LATENCY_SUM] += waited
-    latency[i, waited] += 1
+    latency[i, min(waited, latency.shape[1] - 1)] += 1  # a circuit's gate may wait past the last bin
     return spent * spent
 
 
@@ -442,6 +456,8 @@ def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> No
         if entry < 0:
             continue
         age = ints[i, S_ROUND] - ints[i, at_birth + entry]
+        if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
+            ints[i, iparams[I_AT_GAGE] + ints[i, iparams[I_AT_QGATE] + j]] = age
         fidelity_sum += werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
         squares += _record_served(i, j, ints, iparams, out, latency)
         out[i, O_CACHE_HITS] += 1.0
@@ -538,7 +554,10 @@ def _store(i: int, ints, iparams, out, work) -> None:
 
 @njit(**JIT)
 def _fail(i: int, ints, valid, iparams, out) -> None:
-    """Requests whose budget ends with this round fail."""
+    """Requests whose budget ends with this round fail (a circuit's gates never do: their
+    deadline is a soft one, see :func:`_gate_deadlines`)."""
+    if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
+        return
     at_deadline, at_attempts = iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS]
     squares = 0
     for j in range(iparams[I_Q]):
@@ -572,7 +591,8 @@ def _expire(i: int, ints, iparams, out) -> None:
 def _compact(i: int, ints, valid, iparams) -> None:
     """Move the pending requests to the front of the queue, keeping their order; what the
     slots behind them hold is left as it is (nothing reads a slot that is not pending)."""
-    fields = (iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_ARRIVAL], iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS])
+    fields = (iparams[I_AT_QA], iparams[I_AT_QB], iparams[I_AT_ARRIVAL], iparams[I_AT_DEADLINE], iparams[I_AT_ATTEMPTS],
+              iparams[I_AT_QGATE])
     order = 0
     for j in range(iparams[I_Q]):
         if not valid[i, j]:
@@ -670,6 +690,8 @@ def _remember(i: int, ints, iparams, work, accepted: int) -> None:
 def _arrive(i: int, ints, valid, iparams, ftable, itable, work) -> tuple[int, int]:
     """The workload's arrivals of the current round join the queue behind the pending
     requests, or are rejected when it is full; returns (offered, rejected)."""
+    if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
+        return _arrive_gates(i, ints, valid, iparams, itable), 0
     q, n = iparams[I_Q], iparams[I_N]
     pending = 0
     for j in range(q):
@@ -721,6 +743,215 @@ def _reserve(i: int, ints, valid, iparams) -> None:
         ints[i, at_reserved + j] = best
 
 
+# ---------------------------------------------------------------------------- circuits
+# The circuit workload (``docs/model.md#circuit-workload``). The request DAG's arrays are
+# tables of ``itable`` (``I_AT_PAIR_A`` ...). Per env: ``q_gate``, the gate of each queue
+# slot (-1 for none); per gate, ``g_waiting`` its predecessors not yet done, ``g_ready``
+# the round it may become pending (the latest of its start lag and each done
+# predecessor's round + 1 + lag), ``g_served`` the round its request was served (-1) and
+# ``g_age`` the age of the ebit that served it [rounds]; ``g_pool``, the released gates
+# (every predecessor done) that are not in the queue yet, waiting for their lag or for
+# room; the round the circuit can end by given the gates done (``I_AT_CEND``) and the
+# pool's fill (``I_AT_CPOOLED``). ``S_ISSUED`` counts the gates done. The gates in the
+# queue and the pool never share a qubit, so at most ``n_qubits / 2`` of them wait at once
+# (``modenhub_env.workload.circuit_dag`` checks the DAG for it).
+
+
+@njit(**JIT)
+def _start_circuit(i: int, ints, iparams, itable) -> None:
+    """No gate done: each waits for all its predecessors and its start lag; the gates
+    without predecessors are released; no queue slot holds a gate."""
+    at_wait, at_ready, at_served = iparams[I_AT_GWAIT], iparams[I_AT_GREADY], iparams[I_AT_GSERVED]
+    at_age, at_pool = iparams[I_AT_GAGE], iparams[I_AT_GPOOL]
+    at_indegree, at_start = iparams[I_AT_INDEGREE], iparams[I_AT_START_LAG]
+    pooled = 0
+    for g in range(iparams[I_GATES]):
+        ints[i, at_wait + g] = itable[at_indegree + g]
+        ints[i, at_ready + g] = itable[at_start + g]
+        ints[i, at_served + g] = -1
+        ints[i, at_age + g] = 0
+        if itable[at_indegree + g] == 0:
+            ints[i, at_pool + pooled] = g
+            pooled += 1
+    ints[i, iparams[I_AT_CPOOLED]] = pooled
+    ints[i, iparams[I_AT_CEND]] = iparams[I_LOCAL_DEPTH]
+    for j in range(iparams[I_Q]):
+        ints[i, iparams[I_AT_QGATE] + j] = -1
+
+
+@njit(**JIT)
+def _complete_gates(i: int, ints, valid, iparams, itable) -> None:
+    """The gates whose requests were served this round are done: each successor may be
+    pending no earlier than the next round plus the edge's lag, and is released once its
+    last predecessor is done; the circuit cannot end before the next round plus the
+    gate's end lag."""
+    now = ints[i, S_ROUND]
+    at_gate, at_wait, at_ready = iparams[I_AT_QGATE], iparams[I_AT_GWAIT], iparams[I_AT_GREADY]
+    at_ptr, at_succ, at_lag = iparams[I_AT_SUCC_PTR], iparams[I_AT_SUCC], iparams[I_AT_SUCC_LAG]
+    at_pool, at_pooled, at_end = iparams[I_AT_GPOOL], iparams[I_AT_CPOOLED], iparams[I_AT_CEND]
+    for j in range(iparams[I_Q]):
+        g = ints[i, at_gate + j]
+        if g < 0 or valid[i, j]:
+            continue
+        ints[i, at_gate + j] = -1
+        ints[i, iparams[I_AT_GSERVED] + g] = now
+        ints[i, S_ISSUED] += 1
+        ints[i, at_end] = max(ints[i, at_end], now + 1 + itable[iparams[I_AT_END_LAG] + g])
+        for e in range(itable[at_ptr + g], itable[at_ptr + g + 1]):
+            h = itable[at_succ + e]
+            ints[i, at_ready + h] = max(ints[i, at_ready + h], now + 1 + itable[at_lag + e])
+            ints[i, at_wait + h] -= 1
+            if ints[i, at_wait + h] == 0:
+                ints[i, at_pool + ints[i, at_pooled]] = h
+                ints[i, at_pooled] += 1
+
+
+@njit(**JIT)
+def _arrive_gates(i: int, ints, valid, iparams, itable) -> int:
+    """The released gates whose lag has passed join the queue behind the pending requests
+    while it has room, the earliest ready first (the first in circuit order among
+    equals); none is rejected: the others wait in the pool. Then the pending gates' soft
+    deadlines and the prefetch candidates. Returns the gates that joined."""
+    q, now = iparams[I_Q], ints[i, S_ROUND]
+    at_gate, at_ready, at_pool, at_pooled = iparams[I_AT_QGATE], iparams[I_AT_GREADY], iparams[I_AT_GPOOL], iparams[I_AT_CPOOLED]
+    pending = 0
+    for j in range(q):
+        pending += valid[i, j]
+    for j in range(pending, q):  # what compaction left behind
+        ints[i, at_gate + j] = -1
+    joined = 0
+    while pending + joined < q:
+        pick, best_ready, best_gate = -1, 0, 0
+        for t in range(ints[i, at_pooled]):
+            g = ints[i, at_pool + t]
+            ready = ints[i, at_ready + g]
+            if ready <= now and (pick < 0 or ready < best_ready or (ready == best_ready and g < best_gate)):
+                pick, best_ready, best_gate = t, ready, g
+        if pick < 0:
+            break
+        ints[i, at_pooled] -= 1
+        ints[i, at_pool + pick] = ints[i, at_pool + ints[i, at_pooled]]
+        slot = pending + joined
+        valid[i, slot] = True
+        ints[i, iparams[I_AT_QA] + slot] = itable[iparams[I_AT_PAIR_A] + best_gate]
+        ints[i, iparams[I_AT_QB] + slot] = itable[iparams[I_AT_PAIR_B] + best_gate]
+        ints[i, iparams[I_AT_ARRIVAL] + slot] = now
+        ints[i, iparams[I_AT_ATTEMPTS] + slot] = 0
+        ints[i, at_gate + slot] = best_gate
+        joined += 1
+    _gate_deadlines(i, ints, valid, iparams, itable)
+    if iparams[I_M] > 0:
+        _upcoming_gates(i, ints, valid, iparams, itable)
+    return joined
+
+
+@njit(**JIT)
+def _gate_deadlines(i: int, ints, valid, iparams, itable) -> None:
+    """Each pending gate's soft deadline: ``E + 1 - c(g)``, with ``E`` the round the
+    circuit could end by if every ebit arrived at once from now on (the gates done so
+    far, and the released gates' ready round, or now, plus their critical path). The
+    slack ``deadline - now`` is then the rounds the gate may wait, this one included,
+    before it delays ``E``: 1 on the critical path."""
+    now = ints[i, S_ROUND]
+    at_gate, at_ready, at_pool, at_critical = iparams[I_AT_QGATE], iparams[I_AT_GREADY], iparams[I_AT_GPOOL], iparams[I_AT_CRITICAL]
+    end = ints[i, iparams[I_AT_CEND]]
+    for t in range(ints[i, iparams[I_AT_CPOOLED]]):
+        g = ints[i, at_pool + t]
+        end = max(end, max(ints[i, at_ready + g], now) + itable[at_critical + g])
+    for j in range(iparams[I_Q]):
+        if valid[i, j]:
+            end = max(end, now + itable[at_critical + ints[i, at_gate + j]])
+    for j in range(iparams[I_Q]):
+        if valid[i, j]:
+            ints[i, iparams[I_AT_DEADLINE] + j] = end + 1 - itable[at_critical + ints[i, at_gate + j]]
+
+
+@njit(**JIT, inline="always")
+def _ranks_before(path: int, ready: int, gate: int, other_path: int, other_ready: int, other_gate: int) -> bool:
+    """Whether an upcoming gate comes before another: the longer critical path first, then
+    the earlier ready round, then circuit order."""
+    if path != other_path:
+        return path > other_path
+    if ready != other_ready:
+        return ready < other_ready
+    return gate < other_gate
+
+
+@njit(**JIT)
+def _upcoming_gates(i: int, ints, valid, iparams, itable) -> None:
+    """The prefetch candidates of a circuit: the pairs of the ``M`` first upcoming gates,
+    each pair once, by :func:`_ranks_before`, with the round each may be pending at the
+    earliest. Upcoming are the released gates not in the queue (waiting for their lag or
+    for room) and the gates whose one predecessor not done is pending (ready the round
+    after it is served plus the edge's lag, or later). Each pick is the first candidate
+    after the previous pick whose pair is not taken yet."""
+    n, m, now = iparams[I_N], iparams[I_M], ints[i, S_ROUND]
+    at_gate, at_wait, at_ready, at_pool = iparams[I_AT_QGATE], iparams[I_AT_GWAIT], iparams[I_AT_GREADY], iparams[I_AT_GPOOL]
+    at_ptr, at_succ, at_lag, at_critical = iparams[I_AT_SUCC_PTR], iparams[I_AT_SUCC], iparams[I_AT_SUCC_LAG], iparams[I_AT_CRITICAL]
+    at_a, at_b = iparams[I_AT_PAIR_A], iparams[I_AT_PAIR_B]
+    at_rpair, at_rround = iparams[I_AT_RPAIR], iparams[I_AT_RROUND]
+    last_path, last_ready, last = 0, 0, -1  # the previous pick
+    for t in range(m):
+        path, ready, pick = 0, 0, -1
+        for u in range(ints[i, iparams[I_AT_CPOOLED]]):
+            h = ints[i, at_pool + u]
+            h_ready = max(ints[i, at_ready + h], now)
+            code = pair_code(itable[at_a + h], itable[at_b + h], n)
+            if _next_pick(h, itable[at_critical + h], h_ready, code, last, last_path, last_ready, pick, path, ready,
+                          ints, i, at_rpair, t):
+                path, ready, pick = itable[at_critical + h], h_ready, h
+        for j in range(iparams[I_Q]):
+            if not valid[i, j]:
+                continue
+            g = ints[i, at_gate + j]
+            for e in range(itable[at_ptr + g], itable[at_ptr + g + 1]):
+                h = itable[at_succ + e]
+                if ints[i, at_wait + h] != 1:
+                    continue
+                h_ready = max(ints[i, at_ready + h], now + 1 + itable[at_lag + e])
+                code = pair_code(itable[at_a + h], itable[at_b + h], n)
+                if _next_pick(h, itable[at_critical + h], h_ready, code, last, last_path, last_ready, pick, path, ready,
+                              ints, i, at_rpair, t):
+                    path, ready, pick = itable[at_critical + h], h_ready, h
+        if pick < 0:
+            for rest in range(t, m):
+                ints[i, at_rpair + rest] = -1
+                ints[i, at_rround + rest] = 0
+            return
+        ints[i, at_rpair + t] = pair_code(itable[at_a + pick], itable[at_b + pick], n)
+        ints[i, at_rround + t] = ready
+        last_path, last_ready, last = path, ready, pick
+
+
+@njit(**JIT, inline="always")
+def _next_pick(h: int, path: int, ready: int, code: int, last: int, last_path: int, last_ready: int, pick: int,
+               pick_path: int, pick_ready: int, ints, i: int, at_rpair: int, taken: int) -> bool:
+    """Whether upcoming gate ``h`` replaces the pick so far: it comes after the previous
+    pick ``last`` (if any) and before the pick so far (if any), and its pair is not among
+    the ``taken`` candidates already chosen."""
+    if last >= 0 and not _ranks_before(last_path, last_ready, last, path, ready, h):
+        return False
+    if pick >= 0 and not _ranks_before(path, ready, h, pick_path, pick_ready, pick):
+        return False
+    return not _among(ints, i, at_rpair, taken, code)
+
+
+@njit(**JIT)
+def _finish_circuit(i: int, ints, iparams, out) -> None:
+    """A circuit's reward and end: -1 for a round in which the circuit was not done yet,
+    plus the attempts' cost; terminated once every gate is done and the local gates after
+    them have had their rounds (the makespan); truncated at ``episode_rounds`` otherwise."""
+    now, end = ints[i, S_ROUND], ints[i, iparams[I_AT_CEND]]
+    done = ints[i, S_ISSUED] >= iparams[I_GATES] and now >= end
+    out[i, O_REWARD_MAKESPAN] = 0.0 if done and now > end else -1.0  # done before this round began
+    out[i, O_REWARD_SERVED] = 0.0
+    out[i, O_REWARD_FAILED] = 0.0
+    out[i, O_REWARD] = out[i, O_REWARD_MAKESPAN] + out[i, O_REWARD_ATTEMPTS]
+    rounds = iparams[I_EPISODE_ROUNDS]
+    out[i, O_TERMINATED] = done
+    out[i, O_TRUNCATED] = rounds >= 0 and not done and now >= rounds
+
+
 # ---------------------------------------------------------------------------- observation
 
 
@@ -746,6 +977,8 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
         progress = ints[i, S_ISSUED] / iparams[I_EPISODE_REQUESTS]
     elif workload == WORKLOAD_TRACE:
         progress = ints[i, S_ISSUED] / iparams[I_TRACE_ROWS]
+    elif workload == WORKLOAD_CIRCUIT:
+        progress = ints[i, S_ISSUED] / max(iparams[I_GATES], 1)
     if iparams[I_EPISODE_ROUNDS] >= 0:
         progress = max(progress, now / iparams[I_EPISODE_ROUNDS])
     obs[i, 0] = _unit(progress)
@@ -778,7 +1011,8 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
             obs[i, at + 8] = _unit(limit_share)
         else:
             at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * (j - k)
-            since = now - ints[i, iparams[I_AT_RROUND] + j - k]
+            # Rounds since the pair was requested, or for a circuit until its gate may be pending.
+            since = abs(now - ints[i, iparams[I_AT_RROUND] + j - k])
             obs[i, at] = 1.0
             obs[i, at + 1] = _unit(p)
             obs[i, at + 2] = _unit(cached_share)
@@ -821,6 +1055,8 @@ def _clear(i: int, ints, valid, totals, iparams, key: np.uint64) -> None:
 def _start(i: int, ints, valid, totals, iparams, ftable, itable, work, key: np.uint64) -> None:
     """Start a new episode keyed ``key``: clear, the arrivals of round 0, reservations."""
     _clear(i, ints, valid, totals, iparams, key)
+    if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
+        _start_circuit(i, ints, iparams, itable)
     offered, rejected = _arrive(i, ints, valid, iparams, ftable, itable, work)
     totals[i, O_ARRIVED - O_COUNTERS] += offered
     totals[i, O_REJECTED - O_COUNTERS] += rejected
@@ -852,6 +1088,8 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
     rounds = iparams[I_EPISODE_ROUNDS]
     out[i, O_TERMINATED] = terminated
     out[i, O_TRUNCATED] = rounds >= 0 and not terminated and ints[i, S_ROUND] >= rounds
+    if workload == WORKLOAD_CIRCUIT:
+        _finish_circuit(i, ints, iparams, out)
 
 
 @njit(**JIT)
@@ -872,6 +1110,8 @@ def _step_env(i: int, ints, valid, totals, iparams, fparams, ftable, itable, act
     _serve_fresh(i, ints, valid, iparams, fparams, out, latency, work)
     _store(i, ints, iparams, out, work)
     _fail(i, ints, valid, iparams, out)
+    if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
+        _complete_gates(i, ints, valid, iparams, itable)
     ints[i, S_ROUND] += 1
     _expire(i, ints, iparams, out)
     _compact(i, ints, valid, iparams)
@@ -998,13 +1238,14 @@ def next_episode_keys(keys):
 P_CODE, P_K, P_M, P_KMAX, P_CAPACITY, P_K_PARALLEL, P_SLACK_SCALE = 0, 1, 2, 3, 4, 5, 6
 P_W_ATTEMPT, P_W_FAIL = 7, 8
 P_TARGET, P_REQUEST_CAP, P_PREFETCH, P_PREFETCH_ATTEMPTS, P_GIVE_UP = 9, 10, 11, 12, 13
-P_SIZE = 14
-SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP = 0, 1, 2, 3
+P_LOOKAHEAD = 14  # [rounds] critical-path-first prefetches gates pending within this many rounds
+P_SIZE = 15
+SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP, CRITICAL_PATH = 0, 1, 2, 3, 4
 _UNREACHABLE = 2**31 - 1  # [attempts] of a target no number of attempts reaches
 
 # Request-slot feature offsets read by the schedulers (names in ``modenhub_env.observation``).
 _R_PRESENT, _R_P, _R_SLACK, _R_FROM_CACHE = 0, 1, 2, 6
-_PF_PRESENT, _PF_CACHED = 0, 2
+_PF_PRESENT, _PF_CACHED, _PF_RECENCY = 0, 2, 4
 
 
 @njit(**JIT)
@@ -1116,6 +1357,9 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             wanted[j] = 0 if from_cache else min(int(policy[P_K_PARALLEL]), limit)
         elif code == SINGLE_REQUEST_DP:
             wanted[j] = 0 if from_cache else _dp_choice(p, slack, limit, policy)
+        elif code == CRITICAL_PATH:
+            limit = min(limit, int(policy[P_REQUEST_CAP]))
+            wanted[j] = 0 if from_cache else min(attempts_for_target(p, 1, policy[P_TARGET]), limit)
         else:
             limit = min(limit, int(policy[P_REQUEST_CAP]))
             best_chance = 1.0 - (1.0 - p) ** float(limit * slack)
@@ -1131,16 +1375,33 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             if policy[P_PREFETCH] > 0 and cached <= 0.0:
                 wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j] if present else 0)
             keys[k + j] = scale + 2
-        # Least slack first, then the likeliest to succeed; a stable insertion sort.
-        for t in range(1, s):
-            j = order[t]
-            u = t
-            while u > 0 and (keys[order[u - 1]] > keys[j] or (
-                    keys[order[u - 1]] == keys[j] and _likelihood(i, order[u - 1], obs, k) < _likelihood(i, j, obs, k))):
-                order[u] = order[u - 1]
-                u -= 1
-            order[u] = j
+        _least_slack_first(i, obs, k, s, keys, order)
+    elif code == CRITICAL_PATH:
+        # Gates pending within the lookahead: recency 1 / (1 + rounds to go) at least 1 / (1 + lookahead).
+        soon = 1.0 / (1.0 + policy[P_LOOKAHEAD])
+        for j in range(m):
+            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * j
+            present = obs[i, at + _PF_PRESENT] > 0.5
+            imminent = present and float(obs[i, at + _PF_RECENCY]) >= soon * (1.0 - 1e-6)
+            if policy[P_PREFETCH] > 0 and imminent and float(obs[i, at + _PF_CACHED]) <= 0.0:
+                wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j])
+            keys[k + j] = scale + 2
+        _least_slack_first(i, obs, k, s, keys, order)
     _grant_in_order(i, wanted, order, int(policy[P_CAPACITY]), actions)
+
+
+@njit(**JIT)
+def _least_slack_first(i: int, obs, k: int, s: int, keys, order) -> None:
+    """Sort ``order`` by ``keys`` (the slots' slack), least first, then the likeliest to
+    succeed; a stable insertion sort."""
+    for t in range(1, s):
+        j = order[t]
+        u = t
+        while u > 0 and (keys[order[u - 1]] > keys[j] or (
+                keys[order[u - 1]] == keys[j] and _likelihood(i, order[u - 1], obs, k) < _likelihood(i, j, obs, k))):
+            order[u] = order[u - 1]
+            u -= 1
+        order[u] = j
 
 
 @njit(**JIT)

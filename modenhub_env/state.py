@@ -3,7 +3,8 @@ the few packed arrays that the compiled kernels (:mod:`modenhub_env.kernels`) st
 
 ``Q`` is the queue size, ``C`` the cache size, ``M`` the prefetch slots and ``L`` the
 longest round budget (see ``HubConfig.queue_size``, ``cache_size`` and
-``prefetch_slots``). Pair codes are ``a * N + b`` with ``a < b``; -1 marks an empty entry.
+``prefetch_slots``); for the circuit workload ``G`` is the number of non-local gates and
+``P`` the size of the pool of released gates (0 for other workloads). Pair codes are ``a * N + b`` with ``a < b``; -1 marks an empty entry.
 The views may be changed in place (tests build states by hand that way), never rebound;
 ``HubCore`` rebuilds the cache's index before its next step once its ``state`` was handed out.
 """
@@ -45,14 +46,19 @@ class Layout:
     prefetch: int  # M
     max_budget: int  # L [rounds]
     hash_slots: int  # H, slots of the cache index's hash table (0 without a cache)
+    gates: int = 0  # G, non-local gates of a circuit
+    pool: int = 0  # P, released gates of a circuit that may wait outside the queue at once
 
     def sizes(self) -> dict[str, int]:
         """Entries of each per-env array, in the order they are packed after the header
-        (``kernels.S_*``); the last two are the cache's index, which ``HubState`` does not show."""
-        q, c, m = self.queue, self.cache, self.prefetch
+        (``kernels.S_*``); the last two are the cache's index, which ``HubState`` does not
+        show. ``circuit_end`` and ``g_pooled`` are one entry each, shown as ``(B,)``."""
+        q, c, m, g = self.queue, self.cache, self.prefetch, self.gates
         return {
             "q_a": q, "q_b": q, "q_arrival": q, "q_deadline": q, "q_attempts": q, "q_reserved": q,
             "c_pair": c, "c_birth": c, "r_pair": m, "r_round": m, "latency_hist": self.max_budget,
+            "q_gate": q, "g_waiting": g, "g_ready": g, "g_served": g, "g_age": g, "g_pool": self.pool,
+            "circuit_end": 1, "g_pooled": 1,
             "c_next": c, "c_hash": 2 * self.hash_slots,
         }
 
@@ -73,7 +79,7 @@ class HubState:
 
     round: np.ndarray  # (B,) int64 [rounds] since the episode began
     key: np.ndarray  # (B,) uint64 random key of the episode
-    issued: np.ndarray  # (B,) int64 requests issued (sequential) or trace rows read
+    issued: np.ndarray  # (B,) int64 requests issued (sequential), trace rows read or gates done (circuit)
     q_valid: np.ndarray  # (B, Q) bool pending request in the slot; packed, oldest first
     q_a: np.ndarray  # (B, Q) int64 QPU a of the request
     q_b: np.ndarray  # (B, Q) int64 QPU b of the request
@@ -83,10 +89,19 @@ class HubState:
     q_reserved: np.ndarray  # (B, Q) int64 cache entry that serves it next round, or -1
     c_pair: np.ndarray  # (B, C) int64 pair code of the cached ebit, or -1
     c_birth: np.ndarray  # (B, C) int64 [rounds] round the ebit was heralded
-    r_pair: np.ndarray  # (B, M) int64 recently requested pairs, newest first, or -1
-    r_round: np.ndarray  # (B, M) int64 [rounds] round each was last requested
+    r_pair: np.ndarray  # (B, M) int64 recently requested pairs, newest first, or -1; circuit: upcoming gates' pairs
+    r_round: np.ndarray  # (B, M) int64 [rounds] round each was last requested; circuit: may be pending by
     totals: dict[str, np.ndarray]  # COUNTERS -> (B,) float64 sums over the episode
-    latency_hist: np.ndarray  # (B, L) int64 served requests by latency [rounds], L = max budget
+    latency_hist: np.ndarray  # (B, L) int64 served requests by latency [rounds], L = max budget (last bin: or more)
+    # The circuit workload (``docs/model.md#circuit-workload``); empty (G = P = 0) for the others.
+    q_gate: np.ndarray  # (B, Q) int64 gate of the request in the slot, -1 if none
+    g_waiting: np.ndarray  # (B, G) int64 predecessors of each gate not done yet
+    g_ready: np.ndarray  # (B, G) int64 [rounds] earliest round each gate may be pending, given those done
+    g_served: np.ndarray  # (B, G) int64 [rounds] round each gate's request was served, -1 if not yet
+    g_age: np.ndarray  # (B, G) int64 [rounds] age of the ebit that served each gate (0: fresh)
+    g_pool: np.ndarray  # (B, P) int64 released gates not in the queue yet (the first g_pooled)
+    circuit_end: np.ndarray  # (B,) int64 [rounds] the round the circuit can end by, given the gates done
+    g_pooled: np.ndarray  # (B,) int64 gates in g_pool
 
     @staticmethod
     def over(ints: np.ndarray, valid: np.ndarray, keys: np.ndarray, totals: np.ndarray, layout: Layout) -> HubState:
@@ -95,6 +110,8 @@ class HubState:
         at = layout.offsets()
         shown = {name: size for name, size in layout.sizes().items() if name not in ("c_next", "c_hash")}
         blocks = {name: ints[:, at[name] : at[name] + size] for name, size in shown.items()}
+        for name in ("circuit_end", "g_pooled"):
+            blocks[name] = blocks[name][:, 0]
         return HubState(
             round=ints[:, kernels.S_ROUND],
             key=keys,

@@ -7,6 +7,7 @@ the QPU with the hub memory.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import math
@@ -18,7 +19,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from modenhub_env.config import HubConfig
+from modenhub_env.circuits import RequestDag, build_dag, load_dag
+from modenhub_env.config import DAG_SUFFIXES, HubConfig
 
 TRACE_FIELDS = ("round", "a", "b", "budget")
 
@@ -179,10 +181,13 @@ def _check_row(path: Path, line: int, row: dict, n_qpus: int) -> tuple[int, int,
     return arrival, min(a, b), max(a, b), budget
 
 
-def max_budget(config: HubConfig, trace: Trace | None = None) -> int:
+def max_budget(config: HubConfig, trace: Trace | None = None, dag: RequestDag | None = None) -> int:
     """The longest round budget of the workload [rounds], which scales the observation's
-    slack: ``round_budget``, or for a trace the largest budget in its file (read unless
-    ``trace`` is given)."""
+    slack: ``round_budget``, for a trace the largest budget in its file (read unless
+    ``trace`` is given), for a circuit its lower bound (at least 1; built unless ``dag``
+    is given), which bounds a gate's slack."""
+    if config.workload == "circuit":
+        return max(1, (dag if dag is not None else circuit_dag(config)).lower_bound)
     if config.workload != "trace":
         return config.round_budget
     if trace is None:
@@ -245,3 +250,74 @@ def poisson_cdf(rate: float) -> np.ndarray:
     log_pmf = k * math.log(rate) - rate - np.array([math.lgamma(i + 1) for i in k])
     cdf = np.cumsum(np.exp(log_pmf))
     return cdf / cdf[-1]
+
+
+def circuit_dag(config: HubConfig) -> RequestDag:
+    """The request DAG of the circuit workload (``docs/model.md#circuits``): ``circuit``
+    built and placed on ``n_qpus`` QPUs (``modenhub_env.circuits.build_dag``), or a saved
+    DAG file loaded. Cached per process, keyed by the fields it depends on (and a file's
+    modification time and size), so building it again for the same config is free.
+
+    :raises ValueError: a bad circuit, file or placement, naming it; a DAG file for
+        another number of QPUs, naming ``n_qpus``; a DAG whose gates on one qubit are not
+        ordered by edges (only a hand-made file can be), naming the gates.
+    :raises ImportError: Qiskit (or networkx) missing to build a circuit that is not a
+        DAG file.
+    """
+    if config.workload != "circuit":
+        raise ValueError(f"workload must be 'circuit' to build a circuit's DAG, got {config.workload!r}")
+    spec = config.circuit.strip()
+    stamp = None
+    if spec.endswith((*DAG_SUFFIXES, ".qasm")):
+        try:
+            stat = Path(spec).stat()
+        except OSError as err:
+            raise ValueError(f"circuit: cannot read {spec!r} ({err.strerror or err})") from None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    dag = _cached_circuit_dag(spec, stamp, config.n_qpus, config.qpu_capacity, config.placement,
+                              config.placement_seed, config.local_rounds)
+    if dag.n_qpus != config.n_qpus:
+        raise ValueError(f"n_qpus must be {dag.n_qpus}, the QPUs of the DAG file {spec!r}, got {config.n_qpus}")
+    return dag
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_circuit_dag(spec: str, stamp: tuple[int, int] | None, n_qpus: int, qpu_capacity: int | None,
+                        placement: tuple[int, ...] | None, seed: int, local_rounds: int | None) -> RequestDag:
+    del stamp  # part of the cache key only: a changed file is read again
+    if spec.endswith(DAG_SUFFIXES):
+        dag = load_dag(spec)
+    else:
+        dag = build_dag(spec, n_qpus, qpu_capacity, placement=placement, seed=seed, local_rounds=local_rounds or 0)
+    check_gate_order(dag, spec)
+    return dag
+
+
+def check_gate_order(dag: RequestDag, where: str) -> None:
+    """Every two consecutive gates on a qubit joined by an edge, as in every DAG that
+    :func:`~modenhub_env.circuits.request_dag` builds (the path between them on that
+    qubit has only local gates). The core relies on it: the gates waiting at once then
+    share no qubit, so at most ``n_qubits // 2`` of them wait outside the queue.
+
+    :raises ValueError: naming ``where``, the two gates and their qubit.
+    """
+    gates = np.arange(dag.n_gates, dtype=np.int64)
+    qubit = np.concatenate([dag.qubit_a, dag.qubit_b])
+    gate = np.concatenate([gates, gates])
+    order = np.lexsort((gate, qubit))
+    qubit, gate = qubit[order], gate[order]
+    same = np.flatnonzero(qubit[1:] == qubit[:-1])
+    first, then = gate[same], gate[same + 1]
+    owner = np.repeat(gates, np.diff(dag.succ_ptr))
+    linked = np.isin(first * max(dag.n_gates, 1) + then, owner * max(dag.n_gates, 1) + dag.succ)
+    if not linked.all():
+        bad = int(np.flatnonzero(~linked)[0])
+        raise ValueError(f"{where}: gates {int(first[bad])} and {int(then[bad])} both act on qubit "
+                         f"{int(qubit[same[bad]])} with no edge from the first to the second; a request DAG "
+                         "orders the gates on each qubit")
+
+
+def circuit_pool_size(dag: RequestDag) -> int:
+    """Entries of the pool of released gates the core keeps per env: the gates that may
+    wait at once share no qubit (:func:`check_gate_order`)."""
+    return min(dag.n_gates, dag.n_qubits // 2)

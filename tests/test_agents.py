@@ -27,7 +27,7 @@ from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
 PRESET_NAMES = ("paper", "contention", "decoherence", "hotspot")
-HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal", "critical-path")
 
 
 def crafted(config: HubConfig, requests=(), prefetch=(), batch: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ import pytest
 from agents import make_policy
 from modenhub_env import HubConfig, kernels
 from modenhub_env import core as core_module
+from modenhub_env.circuits import Circuit, request_dag, save_dag
 from modenhub_env.core import ActionRangeError, HubCore
 from modenhub_env.interface import keys_for_seeds
 from modenhub_env.vector_env import ModEnHubVectorEnv
@@ -121,15 +122,20 @@ def _episode_seeds(seed: int, episodes: int) -> list[int]:
     return [episode_seed(seed, e) for e in range(episodes)]
 
 
-def test_kernels__each_entry_kernel_keeps_one_signature():
-    """Every face, scheduler and study calls the kernels with the same argument types."""
+def test_kernels__each_entry_kernel_keeps_one_signature(tmp_path):
+    """Every face, scheduler, workload and study calls the kernels with the same argument types."""
     config = HubConfig.preset("decoherence")
     env = ModEnHubVectorEnv(300, config=config)  # >= PARALLEL_MIN_BATCH: split over threads
     obs, _ = env.reset(seed=0)
-    for name in ("log-parallel", "sequential", "deadline", "dp-optimal"):
+    for name in ("log-parallel", "sequential", "deadline", "dp-optimal", "critical-path"):
         actions, _ = make_policy(name, config).predict(obs)
         obs, *_ = env.step(actions)
         run_episodes(config, make_policy(name, config), 2, seed=1)
+    gates = Circuit(4, [0, 1, 2, 0], [1, 2, 3, 3])
+    dag_path = save_dag(request_dag(gates, [0, 1, 2, 3], 4), tmp_path / "dag.json")
+    circuit = config.replace(n_qpus=4, workload="circuit", circuit=str(dag_path), episode_rounds=100)
+    run_episodes(circuit, make_policy("critical-path", circuit), 2, seed=1)
+    ModEnHubVectorEnv(2, config=circuit).reset(seed=0)
     small = ModEnHubVectorEnv(2, config=config)
     small.reset(seed=0)
     small.step(np.zeros((2, small.single_action_space.shape[0]), dtype=np.int32))

@@ -1,0 +1,458 @@
+"""The circuit workload in the core (``docs/model.md#circuit-workload``): requests of
+small hand-checked circuits in their order and rounds, a circuit on one QPU, the lower
+bound and the model's timing under every policy on random circuits, the reward,
+determinism, the critical-path-first scheduler and named errors for bad fields.
+
+Circuits are written by hand and saved as DAG files, so that only the tests marked with
+the ``qiskit`` fixture need the ``circuits`` extra.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents import POLICIES, make_policy
+from agents.base import KernelPolicy
+from modenhub_env import HubConfig, ModEnHubEnv
+from modenhub_env.circuits import Circuit, RequestDag, request_dag, save_dag
+from modenhub_env.core import HubCore
+from modenhub_env.interface import keys_for_seeds
+from modenhub_env.vector_env import ModEnHubVectorEnv
+from modenhub_env.workload import circuit_dag
+
+#: Every attempt heralds an ebit: p_ab = 1.
+CERTAIN = {"p_bsm": 1.0, "eta_c": 1.0, "eta_d": 1.0, "alpha_db_per_km": 0.0, "switch_loss_db": 0.0}
+
+
+def circuit(n_qubits: int, ops: list[tuple[int, ...]]) -> Circuit:
+    """A circuit from ``(a,)`` one-qubit and ``(a, b)`` two-qubit operations."""
+    return Circuit(n_qubits, [op[0] for op in ops], [op[1] if len(op) == 2 else -1 for op in ops], source="test")
+
+
+def dag_file(folder: Path, c: Circuit, placement: list[int], n_qpus: int, local_rounds: int = 0,
+             name: str = "dag.json") -> str:
+    dag = request_dag(c, placement, n_qpus, qpu_capacity=c.n_qubits, local_rounds=local_rounds)
+    return str(save_dag(dag, folder / name))
+
+
+def circuit_config(path: str, n_qpus: int, **overrides) -> HubConfig:
+    fields = {"n_qpus": n_qpus, "workload": "circuit", "circuit": path, "episode_rounds": 500,
+              "queue_capacity": 8, "request_slots": 8, "prefetch_slots": 2, "cache_capacity": 0}
+    fields.update(overrides)
+    return HubConfig(**fields)
+
+
+def one_attempt_each(core: HubCore) -> np.ndarray:
+    """One attempt for every request slot whose mask allows one; no prefetch."""
+    limits = core.slot_limits()
+    actions = np.minimum(limits, 1)
+    actions[:, core.config.request_slots :] = 0
+    return actions
+
+
+def play(core: HubCore, act=one_attempt_each, seed: int = 0) -> list[dict]:
+    """One episode of env 0, round by round: the gates pending at the start of each round
+    (queue order), the reward and its parts."""
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([seed], core.keys, None))
+    rounds = []
+    while True:
+        state = core.snapshot()
+        pending = state.q_gate[0][state.q_valid[0]].tolist()
+        result = core.step(act(core))
+        rounds.append({"pending": pending, "reward": float(result.reward[0]),
+                       "makespan": float(result.counts["reward_makespan"][0]),
+                       "attempts": float(result.counts["reward_attempts"][0]),
+                       "arrived": float(result.counts["arrived"][0]), "rejected": float(result.counts["rejected"][0])})
+        if result.terminated[0] or result.truncated[0]:
+            rounds[-1]["terminated"] = bool(result.terminated[0])
+            return rounds
+
+
+@pytest.fixture
+def qiskit():
+    return pytest.importorskip("qiskit")
+
+
+# ---------------------------------------------------------------- hand-checked circuits
+
+
+def test_circuit__ghz_chain_requests_come_one_a_round_in_chain_order(tmp_path):
+    # H(0), CX(0,1), ..., CX(5,6) with one qubit pair per QPU: (1,2), (3,4) and (5,6) cross.
+    c = circuit(7, [(0,)] + [(q, q + 1) for q in range(6)])
+    core = HubCore(circuit_config(dag_file(tmp_path, c, [0, 0, 1, 1, 2, 2, 3], 4), 4, **CERTAIN), 1)
+    assert (core.dag.pair_a.tolist(), core.dag.pair_b.tolist()) == ([0, 1, 2], [1, 2, 3])
+    rounds = play(core)
+    assert [r["pending"] for r in rounds] == [[0], [1], [2]]
+    assert core.snapshot().g_served[0].tolist() == [0, 1, 2]
+    assert rounds[-1]["terminated"] and len(rounds) == core.dag.lower_bound == 3
+
+
+def test_circuit__local_gates_delay_the_next_request_by_their_rounds(tmp_path):
+    # CX(0,1) and CX(1,2) cross; two one-qubit gates on qubit 1 between them, one after.
+    c = circuit(3, [(0, 1), (1,), (1,), (1, 2), (2,)])
+    core = HubCore(circuit_config(dag_file(tmp_path, c, [0, 1, 2], 3, local_rounds=2), 3, **CERTAIN), 1)
+    rounds = play(core)
+    # Gate 0 served in round 0; gate 1 pending at 0 + 1 + 2 * 2 = 5; the circuit ends
+    # after the last gate's round plus its one local gate: 5 + 1 + 2 = 8.
+    assert [r["pending"] for r in rounds] == [[0], [], [], [], [], [1], [], []]
+    assert core.snapshot().g_served[0].tolist() == [0, 5]
+    assert len(rounds) == core.dag.lower_bound == 8
+    assert [r["makespan"] for r in rounds] == [-1.0] * 8
+
+
+def test_circuit__parallel_gates_wait_outside_a_full_queue_and_are_never_rejected(tmp_path):
+    # Three independent crossing gates, then one that needs the first and the third.
+    c = circuit(6, [(0, 1), (2, 3), (4, 5), (1, 4)])
+    path = dag_file(tmp_path, c, [0, 1, 0, 1, 0, 1], 2)
+    wide = play(HubCore(circuit_config(path, 2, **CERTAIN), 1))
+    assert [r["pending"] for r in wide] == [[0, 1, 2], [3]]
+    narrow = play(HubCore(circuit_config(path, 2, queue_capacity=1, request_slots=1, **CERTAIN), 1))
+    # One slot: the ready gates join in circuit order, one a round; gate 3 waits for gate 2.
+    assert [r["pending"] for r in narrow] == [[0], [1], [2], [3]]
+    assert sum(r["rejected"] for r in narrow) == 0
+    assert sum(r["arrived"] for r in narrow) == 4 - 1  # gate 0 arrived with the reset
+
+
+def test_circuit__qft3_requests_follow_its_dag(tmp_path, qiskit):
+    # Qiskit's 3-qubit QFT on three QPUs: nine CNOTs, each waiting for the one before.
+    config = HubConfig(n_qpus=3, workload="circuit", circuit="qft:3", placement=(0, 1, 2), episode_rounds=100,
+                       queue_capacity=4, request_slots=4, cache_capacity=0, **CERTAIN)
+    core = HubCore(config, 1)
+    rounds = play(core)
+    assert [r["pending"] for r in rounds] == [[g] for g in range(9)]
+    assert len(rounds) == core.dag.lower_bound == 9
+    first = HubCore(config, 1)
+    first.reset(np.ones(1, dtype=bool), keys_for_seeds([0], first.keys, None))
+    state = first.snapshot()
+    assert (state.q_a[0, 0], state.q_b[0, 0]) == (1, 2)  # CX(2, 1): QPUs 1 and 2
+
+
+def test_circuit__qft3_with_lossy_links_keeps_the_order(tmp_path, qiskit):
+    config = HubConfig(n_qpus=3, workload="circuit", circuit="qft:3", placement=(0, 1, 2), episode_rounds=400,
+                       queue_capacity=4, request_slots=4, cache_capacity=0)
+    core = HubCore(config, 1)
+    rounds = play(core, seed=5)
+    order = [r["pending"][0] for r in rounds]
+    assert order == sorted(order) and set(order) == set(range(9))
+    served = core.snapshot().g_served[0]
+    assert (np.diff(served) >= 1).all() and len(rounds) == served[-1] + 1 > 9
+
+
+@pytest.mark.parametrize(("local_rounds", "depth"), [(0, 0), (1, 4), (3, 12)])
+def test_circuit__all_on_one_qpu_makes_no_request_and_ends_at_its_local_depth(tmp_path, local_rounds, depth):
+    c = circuit(3, [(0,), (0, 1), (1, 2), (2,), (0,)])  # longest path: U(0), CX(0,1), CX(1,2), U(2)
+    core = HubCore(circuit_config(dag_file(tmp_path, c, [1, 1, 1], 2, local_rounds=local_rounds), 2), 1)
+    assert core.dag.n_gates == 0 and core.dag.lower_bound == depth
+    rounds = play(core)
+    assert all(r["pending"] == [] and r["arrived"] == 0 for r in rounds)
+    assert rounds[-1]["terminated"]
+    assert len(rounds) == max(depth, 1)  # an episode has at least one step
+    assert sum(r["reward"] for r in rounds) == -depth
+
+
+# ---------------------------------------------------------------- reward and observation
+
+
+def test_circuit__reward_is_minus_the_makespan_minus_the_attempts_cost(tmp_path):
+    c = circuit(4, [(0, 1), (1, 2), (2, 3), (0, 3)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 2, 3], 4), 4, w_attempt=0.25)
+    env = ModEnHubEnv(config=config)
+    env.reset(seed=3)
+    total, parts, attempts, done = 0.0, 0.0, 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(np.full(10, 2))
+        total += reward
+        parts += info["reward_makespan"]
+        attempts += info["attempts"] + info["prefetch_attempts"]
+        assert reward == pytest.approx(info["reward_makespan"] + info["reward_attempts"])
+        assert info["reward_served"] == info["reward_failed"] == info["failed"] == 0
+        done = terminated or truncated
+    assert terminated and parts == -info["episode"]["rounds"]
+    assert total == pytest.approx(parts - 0.25 * attempts)
+
+
+def test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate(tmp_path):
+    # A chain of three crossing gates beside one lone crossing gate: the chain is critical.
+    c = circuit(6, [(0, 1), (1, 2), (2, 3), (4, 5)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 0, 1, 2, 3], 4), 4, request_slots=2, prefetch_slots=1,
+                            cache_capacity=4)
+    core = HubCore(config, 1)
+    assert core.dag.lower_bound == core.max_budget == 3
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    state, obs = core.snapshot(), core.obs[0]
+    assert state.q_gate[0, :2].tolist() == [0, 3]
+    # Slack: the chain's head may not wait (1 round, this one); the lone gate may wait 3.
+    assert obs[6 + 2] == pytest.approx(1 / 3) and obs[6 + 9 + 2] == pytest.approx(3 / 3)
+    # The prefetch slot shows the chain's next gate, QPUs 0 and 1 (gate 1: qubits 1, 2),
+    # pending next round at the earliest: "recency" 1 / (1 + 1).
+    prefetch = 6 + 2 * 9
+    assert state.r_pair[0, 0] == 0 * 4 + 1 and state.r_round[0, 0] == 1
+    assert obs[prefetch] == 1.0 and obs[prefetch + 4] == pytest.approx(0.5)
+    assert obs[0] == 0.0  # progress: no gate done
+
+
+def test_circuit__cached_ebits_serve_gates_and_their_age_is_recorded(tmp_path):
+    # Prefetch the next gate's pair while the first is pending: when the next gate
+    # becomes pending it is served from the cache, with the ebit's age recorded.
+    c = circuit(3, [(0, 1), (1, 2)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 0], 2), 2, prefetch_slots=1, cache_capacity=4,
+                            cache_per_pair=2, t_coh=10.0, **CERTAIN)
+    core = HubCore(config, 1)
+
+    def prefetch_first(core: HubCore) -> np.ndarray:
+        actions = np.zeros((1, core.n_slots), dtype=np.int64)
+        state = core.snapshot()
+        if state.round[0] == 0:
+            actions[0, core.config.request_slots] = 1  # prefetch the pair of gate 1 only
+        elif state.q_valid[0, 0] and state.q_reserved[0, 0] < 0:
+            actions[0, 0] = 1
+        return actions
+
+    play(core, prefetch_first)
+    state = core.snapshot()
+    # Round 0: nothing for gate 0, an ebit for (0, 1) cached. Round 0 ends with gate 0
+    # reserving it; round 1 serves gate 0 from the cache (age 1); gate 1 is pending in
+    # round 2 and gets its own attempt.
+    assert state.g_served[0].tolist() == [1, 2]
+    assert state.g_age[0].tolist() == [1, 0]
+    assert state.totals["cache_hits"][0] == 1
+
+
+# ---------------------------------------------------------------- every policy on random circuits
+
+
+@st.composite
+def random_circuits(draw):
+    n_qubits = draw(st.integers(2, 6))
+    n_qpus = draw(st.integers(1, 4))
+    qubit = st.integers(0, n_qubits - 1)
+    ops = []
+    for _ in range(draw(st.integers(0, 24))):
+        a = draw(qubit)
+        two = draw(st.booleans())
+        ops.append((a, draw(st.sampled_from([q for q in range(n_qubits) if q != a]))) if two else (a,))
+    placement = draw(st.lists(st.integers(0, n_qpus - 1), min_size=n_qubits, max_size=n_qubits))
+    return circuit(n_qubits, ops), placement, n_qpus, draw(st.integers(0, 2)), draw(st.integers(1, 4))
+
+
+def model_timing(dag: RequestDag, served: np.ndarray) -> tuple[np.ndarray, int]:
+    """The round each gate may be pending by the model (``docs/model.md#circuit-timing``),
+    given the rounds its predecessors were served, and the makespan they give."""
+    ready = dag.start_lag.copy()
+    for g in range(dag.n_gates):
+        for edge in range(dag.succ_ptr[g], dag.succ_ptr[g + 1]):
+            h = dag.succ[edge]
+            ready[h] = max(ready[h], served[g] + 1 + dag.succ_lag[edge])
+    ends = served + 1 + dag.end_lag
+    return ready, int(max(dag.local_depth, *ends.tolist()) if dag.n_gates else dag.local_depth)
+
+
+POLICY_NAMES = sorted(name for name in POLICIES if name != "random")
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(case=random_circuits())
+def test_circuit__every_policy_follows_the_model_timing_and_never_beats_the_bound(case):
+    c, placement, n_qpus, local_rounds, queue = case
+    dag = request_dag(c, placement, n_qpus, qpu_capacity=c.n_qubits, local_rounds=local_rounds)
+    with tempfile.TemporaryDirectory() as folder:
+        config = circuit_config(str(save_dag(dag, Path(folder) / "dag.npz")), n_qpus, queue_capacity=queue,
+                                request_slots=min(queue, 3), prefetch_slots=2, cache_capacity=8, cache_per_pair=2,
+                                max_attempts_per_round=6, episode_rounds=5000)
+        check_every_policy(dag, config)
+
+
+def check_every_policy(dag: RequestDag, config: HubConfig) -> None:
+    for name in POLICY_NAMES:
+        core = HubCore(config, 3)
+        keys = keys_for_seeds([11, 12, 13], core.keys, None)
+        core.play(make_policy(name, config).params, keys)
+        state = core.snapshot()
+        for row in range(3):
+            served = state.g_served[row]
+            assert (served >= 0).all() and state.issued[row] == dag.n_gates, name
+            ready, makespan = model_timing(dag, served)
+            assert (served >= ready).all(), name
+            assert makespan >= dag.lower_bound, name
+            assert state.round[row] == max(makespan, 1), name  # an episode lasts a round at least
+    # Every ebit there at once and every gate visible: the makespan is the bound.
+    certain = config.replace(queue_capacity=8, request_slots=8, max_attempts_per_round=None, **CERTAIN)
+    core = HubCore(certain, 1)
+    core.play(make_policy("log-parallel", certain).params, keys_for_seeds([0], core.keys, None))
+    assert core.snapshot().round[0] == max(dag.lower_bound, 1)
+
+
+# ---------------------------------------------------------------- determinism and faces
+
+
+@pytest.fixture
+def qaoa_like(tmp_path) -> HubConfig:
+    c = circuit(8, [(q, (q + 3) % 8) for q in range(8)] + [(q,) for q in range(8)]
+                + [(q, (q + 5) % 8) for q in range(0, 8, 2)] + [(1, 2), (3, 4), (5, 6)])
+    return circuit_config(dag_file(tmp_path, c, [0, 0, 1, 1, 2, 2, 3, 3], 4, local_rounds=1), 4,
+                          request_slots=3, queue_capacity=4, prefetch_slots=2, cache_capacity=6, cache_per_pair=2,
+                          t_coh=12.0, f_min=0.6, max_attempts_per_round=5, w_attempt=0.01)
+
+
+def test_circuit__same_seed_same_episode_and_single_env_equals_a_vector_row(qaoa_like):
+    gen = np.random.default_rng(0)
+    actions = gen.integers(0, 4, size=(300, 3, qaoa_like.request_slots + qaoa_like.prefetch_slots))
+    vector = ModEnHubVectorEnv(3, config=qaoa_like)
+    batch_obs, _ = vector.reset(seed=20)
+    singles = [ModEnHubEnv(config=qaoa_like) for _ in range(3)]
+    single_obs = [env.reset(seed=20 + i)[0] for i, env in enumerate(singles)]
+    ended = 0
+    for step in range(300):
+        np.testing.assert_array_equal(batch_obs, np.stack(single_obs))
+        batch_obs, rewards, terminated, truncated, _ = vector.step(actions[step])
+        for i, env in enumerate(singles):
+            obs, reward, term, trunc, _ = env.step(actions[step, i])
+            assert reward == rewards[i] and term == terminated[i] and trunc == truncated[i]
+            single_obs[i] = env.reset()[0] if term or trunc else obs
+            ended += term or trunc
+    assert ended >= 3  # episodes ended and restarted on the way
+    again = ModEnHubEnv(config=qaoa_like)
+    first = ModEnHubEnv(config=qaoa_like)
+    for env in (again, first):
+        env.reset(seed=7)
+    for step in range(40):
+        a, b = again.step(actions[step, 0]), first.step(actions[step, 0])
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1:4] == b[1:4]
+
+
+def test_circuit__play_equals_stepping_round_by_round(qaoa_like):
+    policy = make_policy("critical-path", qaoa_like)
+    core = HubCore(qaoa_like, 4)
+    keys = keys_for_seeds([1, 2, 3, 4], core.keys, None)
+    returns = core.play(policy.params, keys)
+    fused = core.snapshot()
+    stepped = HubCore(qaoa_like, 4)
+    stepped.reset(np.ones(4, dtype=bool), keys)
+    total, done = np.zeros(4), np.zeros(4, dtype=bool)
+    while not done.all():
+        result = stepped.step(policy.predict(stepped.obs.copy())[0])
+        total += np.where(done, 0.0, result.reward)
+        done |= result.terminated | result.truncated
+        assert not result.truncated.any()
+    # Episodes of different lengths: compare each row's own episode.
+    np.testing.assert_array_equal(returns, total)
+    np.testing.assert_array_equal(fused.g_served, stepped.snapshot().g_served)
+
+
+def test_circuit__core_pickles_and_the_dag_is_built_once_per_config(qaoa_like):
+    import pickle
+
+    core = HubCore(qaoa_like, 2)
+    assert circuit_dag(qaoa_like) is core.dag is HubCore(qaoa_like, 1).dag
+    copy = pickle.loads(pickle.dumps(core))
+    copy.reset(np.ones(2, dtype=bool), keys_for_seeds([0, 1], copy.keys, None))
+    assert copy.snapshot().q_valid.any()
+
+
+# ---------------------------------------------------------------- critical-path-first
+
+
+def test_critical_path__grants_the_capacity_to_the_gate_with_the_longest_path(tmp_path):
+    # Gate 0, alone, comes first in the queue; gate 1 heads a chain of three.
+    c = circuit(8, [(6, 7), (0, 1), (1, 2), (2, 3)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 2, 3, 4, 5, 4, 5], 6), 6, request_slots=2,
+                            prefetch_slots=1, max_attempts_per_round=3, cache_capacity=4)
+    env = ModEnHubVectorEnv(1, config=config)
+    obs, _ = env.reset(seed=0)
+    assert env.core.snapshot().q_gate[0, :2].tolist() == [0, 1]
+    critical, _ = make_policy("critical-path", config, max_share=1.0).predict(obs)
+    oldest_first, _ = make_policy("log-parallel", config).predict(obs)
+    assert critical[0].tolist() == [0, 3, 0]
+    assert oldest_first[0].tolist() == [3, 0, 0]  # k(6) = 3 for the oldest, nothing left
+
+
+def test_critical_path__prefetches_only_imminent_gates_with_capacity_left(tmp_path):
+    c = circuit(4, [(0, 1), (1, 2), (2, 3)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 2, 3], 4), 4, request_slots=1, prefetch_slots=1,
+                            cache_capacity=4)
+    env = ModEnHubVectorEnv(1, config=config)
+    obs, _ = env.reset(seed=0)
+    near = make_policy("critical-path", config).predict(obs)[0]
+    assert near[0, 1] == 1  # the next gate may be pending next round
+    far = make_policy("critical-path", config, lookahead=0).predict(obs)[0]
+    assert far[0, 1] == 0
+    none = make_policy("critical-path", config, prefetch=False).predict(obs)[0]
+    assert none[0, 1] == 0 and none[0, 0] == near[0, 0] > 0
+
+
+def test_critical_path__is_a_compiled_scheduler_and_checks_its_arguments():
+    cfg = HubConfig.preset("hotspot")
+    policy = make_policy("critical-path", cfg)
+    assert isinstance(policy, KernelPolicy)
+    for bad in ({"target": 0.0}, {"max_share": 2.0}, {"prefetch_attempts": 0}, {"lookahead": -1},
+                {"lookahead": 1.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            make_policy("critical-path", cfg, **bad)
+
+
+# ---------------------------------------------------------------- bad fields
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"circuit": None}, "circuit must name the circuit for workload 'circuit'"),
+    ({"episode_rounds": None}, "episode_rounds must be set .* for workload 'circuit'"),
+    ({"circuit": "foo:8"}, "circuit: family must be one of"),
+    ({"circuit": "qft"}, "circuit must be a .qasm file or family:n_qubits"),
+    ({"circuit": "qft:x"}, "n_qubits must be a non-negative integer"),
+    ({"circuit": "missing.qasm"}, "circuit: no such file 'missing.qasm'"),
+    ({"circuit": "missing.json"}, "circuit: no such file 'missing.json'"),
+    ({"circuit": 3}, "circuit must be a generator spec"),
+    ({"placement": (0, 1, 4, 0)}, r"placement must list one QPU in \[0, 3\] per qubit, got 4 at index 2"),
+    ({"placement": (0, 1, True, 0)}, "placement must list one QPU"),
+    ({"placement": (0, 1, 2)}, r"placement must list one QPU per qubit of 'ghz:4' \(4\), got 3"),
+    ({"placement": 5}, "placement must list one QPU"),
+    ({"qpu_capacity": 0}, r"qpu_capacity must be in \[1, 100000\] or None"),
+    ({"local_rounds": 1001}, r"local_rounds must be in \[0, 1000\] or None"),
+    ({"placement_seed": -1}, "placement_seed must be in"),
+])
+def test_config__bad_circuit_fields_are_named(fields, message):
+    base = {"n_qpus": 4, "workload": "circuit", "circuit": "ghz:4", "episode_rounds": 100}
+    with pytest.raises(ValueError, match=message):
+        HubConfig(**{**base, **fields})
+
+
+def test_config__a_dag_file_fixes_placement_capacity_and_local_rounds(tmp_path):
+    path = dag_file(tmp_path, circuit(2, [(0, 1)]), [0, 1], 2)
+    for name, value in (("placement", (0, 1)), ("qpu_capacity", 2), ("local_rounds", 0)):
+        with pytest.raises(ValueError, match=f"{name} must be None with a DAG file"):
+            circuit_config(path, 2, **{name: value})
+    with pytest.raises(ValueError, match=r"n_qpus must be 2, the QPUs of the DAG file .*dag.json', got 3"):
+        HubCore(circuit_config(path, 3), 1)
+
+
+def test_config__placement_lists_become_tuples_and_round_trip():
+    cfg = HubConfig(n_qpus=2, workload="circuit", circuit="ghz:4", placement=[0, 1, 1, 0], episode_rounds=10)
+    assert cfg.placement == (0, 1, 1, 0)
+    assert HubConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_circuit_dag__a_hand_made_dag_with_unordered_gates_on_a_qubit_is_refused(tmp_path):
+    dag = request_dag(circuit(3, [(0, 1), (1, 2)]), [0, 1, 2], 3)
+    unordered = RequestDag(
+        source="hand", n_qubits=3, n_qpus=3, qpu_capacity=1, local_rounds=0, placement=dag.placement,
+        qubit_a=dag.qubit_a, qubit_b=dag.qubit_b, succ_ptr=np.zeros(3, dtype=np.int64),
+        succ=np.zeros(0, dtype=np.int64), succ_lag=np.zeros(0, dtype=np.int64), start_lag=dag.start_lag,
+        end_lag=dag.end_lag, local_depth=0, local_gates=0, local_two_qubit_gates=0)
+    path = save_dag(unordered, tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="gates 0 and 1 both act on qubit 1 with no edge"):
+        HubCore(circuit_config(str(path), 3), 1)
+
+
+def test_circuit__qasm_placement_of_the_wrong_length_is_named_when_built(tmp_path, qiskit):
+    path = tmp_path / "bell.qasm"
+    path.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n')
+    config = HubConfig(n_qpus=2, workload="circuit", circuit=str(path), placement=(0, 1, 1), episode_rounds=10)
+    with pytest.raises(ValueError, match="placement must give one QPU for each of the 2 qubits, got 3"):
+        HubCore(config, 1)
