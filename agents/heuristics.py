@@ -105,14 +105,18 @@ class CriticalPathPolicy(KernelPolicy):
 
     On the circuit workload a request's slack is the rounds its gate may wait before it
     delays the circuit's earliest possible end, so least slack first is longest remaining
-    path first. Each pending request not served from the cache asks for the smallest ``n``
-    with ``1 - (1 - p)**n >= target`` (one round's chance), capped by its attempt limit
-    and by ``max_share`` of the hub capacity ``S``; the requests are granted in that order
-    (the likeliest to succeed first among equal slack) while capacity lasts. Prefetch
+    path first (the likeliest to succeed first among equal slack). Each pending request
+    not served from the cache wants the smallest ``n`` with ``1 - (1 - p)**n >= target``
+    (one round's chance), capped by its attempt limit and by ``max_share`` of the hub
+    capacity ``S``. The capacity is dealt one attempt at a time, round after round over
+    the requests in that order, each up to what it wants: when ``S`` binds it is spread
+    evenly (a first attempt on a gate is worth more than a second on another), the
+    longest paths getting the extras, or the only ones when there are fewer attempts than
+    gates; when it does not, every gate gets its ``target`` chance this round. Prefetch
     slots hold the upcoming gates' pairs, longest path first; those pending within
-    ``lookahead`` rounds whose pair has no cached ebit get ``prefetch_attempts`` each,
-    after every request. On other workloads the slack is the request's deadline, so the
-    most urgent request goes first.
+    ``lookahead`` rounds whose pair has no cached ebit get ``prefetch_attempts`` each
+    from the capacity left. On other workloads the slack is the request's deadline, so
+    the most urgent request goes first.
 
     :param config: the scenario.
     :param target: chance that a request is served this round, in (0, 1].

@@ -1387,7 +1387,35 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
                 wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j])
             keys[k + j] = scale + 2
         _least_slack_first(i, obs, k, s, keys, order)
+        _grant_round_robin(i, wanted, order, k, int(policy[P_CAPACITY]), actions)
+        return
     _grant_in_order(i, wanted, order, int(policy[P_CAPACITY]), actions)
+
+
+@njit(**JIT)
+def _grant_round_robin(i: int, wanted, order, k: int, capacity: int, actions) -> None:
+    """``actions[i]``: the ``capacity`` (-1: unlimited) dealt one attempt at a time to the
+    request slots, round after round in ``order``, each up to what it ``wanted``; then
+    what is left to the prefetch slots, in ``order``. A first attempt on a request is
+    worth more than a second (the chance of a success grows ever more slowly), so when the
+    capacity binds this spreads it evenly, the first in ``order`` getting the extras."""
+    left = capacity if capacity >= 0 else _NEVER
+    for j in range(order.shape[0]):
+        actions[i, j] = 0
+    dealt = True
+    while dealt and left > 0:
+        dealt = False
+        for t in range(order.shape[0]):
+            j = order[t]
+            if j < k and actions[i, j] < wanted[j] and left > 0:
+                actions[i, j] += 1
+                left -= 1
+                dealt = True
+    for t in range(order.shape[0]):
+        j = order[t]
+        if j >= k:
+            actions[i, j] = min(wanted[j], left)
+            left -= actions[i, j]
 
 
 @njit(**JIT)

@@ -359,18 +359,27 @@ def test_circuit__core_pickles_and_the_dag_is_built_once_per_config(qaoa_like):
 # ---------------------------------------------------------------- critical-path-first
 
 
-def test_critical_path__grants_the_capacity_to_the_gate_with_the_longest_path(tmp_path):
+def test_critical_path__deals_the_capacity_longest_path_first(tmp_path):
     # Gate 0, alone, comes first in the queue; gate 1 heads a chain of three.
     c = circuit(8, [(6, 7), (0, 1), (1, 2), (2, 3)])
-    config = circuit_config(dag_file(tmp_path, c, [0, 1, 2, 3, 4, 5, 4, 5], 6), 6, request_slots=2,
-                            prefetch_slots=1, max_attempts_per_round=3, cache_capacity=4)
-    env = ModEnHubVectorEnv(1, config=config)
-    obs, _ = env.reset(seed=0)
-    assert env.core.snapshot().q_gate[0, :2].tolist() == [0, 1]
-    critical, _ = make_policy("critical-path", config, max_share=1.0).predict(obs)
-    oldest_first, _ = make_policy("log-parallel", config).predict(obs)
-    assert critical[0].tolist() == [0, 3, 0]
-    assert oldest_first[0].tolist() == [3, 0, 0]  # k(6) = 3 for the oldest, nothing left
+    path = dag_file(tmp_path, c, [0, 1, 2, 3, 4, 5, 4, 5], 6)
+    actions = {}
+    for capacity in (1, 3, None):
+        config = circuit_config(path, 6, request_slots=2, prefetch_slots=1, max_attempts_per_round=capacity,
+                                cache_capacity=4)
+        env = ModEnHubVectorEnv(1, config=config)
+        obs, _ = env.reset(seed=0)
+        assert env.core.snapshot().q_gate[0, :2].tolist() == [0, 1]
+        critical = make_policy("critical-path", config, max_share=1.0).predict(obs)[0][0].tolist()
+        oldest_first = make_policy("log-parallel", config).predict(obs)[0][0].tolist()
+        actions[capacity] = critical, oldest_first
+    # One attempt: the head of the chain gets it. Three: one each, the extra to the chain.
+    assert actions[1] == ([0, 1, 0], [1, 0, 0])
+    assert actions[3] == ([1, 2, 0], [3, 0, 0])  # k(6) = 3 for the oldest, nothing left
+    # Unlimited: each its 90% chance this round, and one prefetch attempt for gate 2.
+    p = float(config.p_pair(0, 1))  # every spoke alike
+    needed = min(int(np.ceil(np.log(0.1) / np.log(1 - p))), config.k_max)
+    assert actions[None][0] == [needed, needed, 1] and actions[None][1] == [3, 3, 0]
 
 
 def test_critical_path__prefetches_only_imminent_gates_with_capacity_left(tmp_path):

@@ -15,7 +15,7 @@ from modenhub_env.config import PRESETS, HubConfig, field_names
 from train import options, reproduce
 from train.cli import build_parser, main
 
-SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench", "render")
+SUBCOMMANDS = ("reproduce", "evaluate", "train", "compare", "convert", "sweep", "bench", "circuits", "render")
 CONFIG_SUBCOMMANDS = ("reproduce", "evaluate", "train", "sweep", "render")  # those that take --preset and --set
 
 
@@ -79,6 +79,7 @@ def test_cli_help__subcommand_lists_presets_and_config_fields(command, capsys):
         pytest.param(["--help"], id="top"),
         pytest.param(["reproduce", "--help"], id="reproduce"),
         pytest.param(["evaluate", "--help"], id="evaluate"),
+        pytest.param(["circuits", "--help"], id="circuits"),
     ],
 )
 def test_cli_help__shows_no_doubled_percent_signs(argv, capsys):

@@ -1,5 +1,5 @@
 """The ``modenhub`` command: ``reproduce``, ``evaluate``, ``train``, ``compare``, ``convert``, ``sweep``,
-``bench``, ``render`` (``modenhub CMD --help``).
+``bench``, ``circuits``, ``render`` (``modenhub CMD --help``).
 
 An ordinary mistake (a bad path or value, an existing run folder, a missing extra) ends
 the command with one line ``error: ...`` on stderr and exit code 1; ``--debug`` shows
@@ -25,6 +25,7 @@ from train.summaries import evaluation_summary, reproduction_summary
 EXTRAS = {
     "torch": "train", "stable_baselines3": "train", "sb3_contrib": "train", "safetensors": "train",
     "tensorboard": "train", "tqdm": "plots", "matplotlib": "plots", "ray": "ray", "yaml": "ray",
+    "qiskit": "circuits", "qiskit_qasm3_import": "circuits", "networkx": "circuits",
 }
 EXIT_ERROR, EXIT_INTERRUPTED = 1, 130
 
@@ -108,13 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_evaluate)
 
-    from train import animate, bench, compare, convert, sweep, training
+    from train import animate, bench, circuits, compare, convert, sweep, training
 
     training.add_parser(sub)
     compare.add_parser(sub)
     convert.add_parser(sub)
     sweep.add_parser(sub)
     bench.add_parser(sub)
+    circuits.add_parser(sub)
     debug_help = "show the full traceback of an error (default: one line)"
     parser.add_argument("--debug", action="store_true", help=debug_help)
     for subparser in sub.choices.values():  # also accepted after the subcommand
@@ -131,7 +133,7 @@ def describe(err: BaseException, command: str) -> str:
         return (f"`modenhub {command}` needs the '{extra}' extra ({err.name} is not installed): "
                 f"pip install -c constraints/cpu.txt -e '.[{extra}]'")
     text = " ".join(str(err).split()) or type(err).__name__
-    if isinstance(err, (ValueError, OSError, ModuleNotFoundError)):
+    if isinstance(err, (ValueError, OSError, ImportError)):
         return text
     return f"{type(err).__name__}: {text} (unexpected; rerun with --debug for the traceback)"
 

@@ -47,10 +47,14 @@ def add_config_options(parser: argparse.ArgumentParser, default_preset: str) -> 
 
 #: Config fields each workload never reads (``modenhub_env.core``): a ``--set`` of one of
 #: them is a mistake. Presets may carry them; only the command line is checked.
+CIRCUIT_FIELDS = ("circuit", "qpu_capacity", "placement", "placement_seed", "local_rounds")
 IGNORED_BY_WORKLOAD: dict[str, tuple[str, ...]] = {
-    "sequential": ("arrival_rate", "queue_capacity", "trace_path"),
-    "poisson": ("episode_requests", "trace_path"),
-    "trace": ("round_budget", "episode_requests", "arrival_rate", "zipf_exponent", "popularity_seed"),
+    "sequential": ("arrival_rate", "queue_capacity", "trace_path", *CIRCUIT_FIELDS),
+    "poisson": ("episode_requests", "trace_path", *CIRCUIT_FIELDS),
+    "trace": ("round_budget", "episode_requests", "arrival_rate", "zipf_exponent", "popularity_seed",
+              *CIRCUIT_FIELDS),
+    "circuit": ("round_budget", "episode_requests", "arrival_rate", "zipf_exponent", "popularity_seed",
+                "trace_path", "w_fail"),
 }
 
 
