@@ -68,7 +68,10 @@ class ModEnHubEnv(gym.Env):
     | | +4 | recency | ``1 / (1 + rounds since last requested)`` |
     | | +5 | attempt limit of the slot | / ``k_max`` |
 
-    ``modenhub_env.observation.feature_names(K, M)`` names every index.
+    ``modenhub_env.observation.feature_names(K, M)`` names every index. With the
+    ``circuit`` workload, slack is the rounds a gate may wait before it delays the
+    circuit's earliest end, prefetch slots hold upcoming gates' pairs and their recency
+    is ``1 / (1 + rounds until the gate may be pending)`` (``docs/env.md``).
 
     ## Rewards
 
@@ -80,6 +83,8 @@ class ModEnHubEnv(gym.Env):
     ``fidelity_sum``, ``latency_sum``, the mean delivered ``ebit_fidelity`` and
     ``gate_fidelity`` ``(2F + 1) / 3`` (0 when nothing was served), ``round``,
     ``pending``, ``cache_fill`` and ``latency_hist`` (served requests by rounds waited).
+    For the ``circuit`` workload, ``-1`` a round until the circuit is done
+    (``reward_makespan``) ``- w_attempt * attempts``.
 
     ## Starting State
 
@@ -88,8 +93,9 @@ class ModEnHubEnv(gym.Env):
     ## Episode End
 
     Terminated when the workload is exhausted and the queue is empty: ``episode_requests``
-    requests for ``sequential``, every row for ``trace``. Truncated at ``episode_rounds``
-    rounds, if set (always for ``poisson``, which never terminates). At the end,
+    requests for ``sequential``, every row for ``trace``, every gate of the circuit (and
+    its local tail) for ``circuit``. Truncated at ``episode_rounds`` rounds, if set
+    (always for ``poisson``, which never terminates, and ``circuit``). At the end,
     ``info["episode"]`` holds the episode's totals.
 
     ## Arguments

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from modenhub_env.circuits import Circuit, request_dag
 from modenhub_env.config import HubConfig
 from train import circuits
 from train.cli import main
@@ -42,7 +43,7 @@ def test_circuits__quick_run_writes_every_policy_on_every_circuit(extra, tmp_pat
     assert float(ghz[0]["vs_reference"]) == 0.0  # log-parallel against itself
     assert (tmp_path / "circuits.png").stat().st_size > 0
     table = (tmp_path / "circuits.md").read_text()
-    assert "| ghz:16 | 4 | 3 | 3 |" in table
+    assert "| ghz:16 | 4 | 3 | 3 | 0.51 |" in table  # 3 gates / (8 attempts x p(4) = 0.244) = 1.54 rounds
     out = capsys.readouterr().out
     assert "critical-path: mean makespan / lower bound" in out and "circuits.csv" in out
 
@@ -70,6 +71,14 @@ def test_circuit_fidelity__is_the_product_of_teleported_gate_fidelities():
     gate = lambda f: (2 * f + 1) / 3  # noqa: E731
     assert got[0] == pytest.approx(math.log10(gate(config.f0) ** 2 * gate(werner)))
     assert got[1] == -math.inf  # a gate never served: the circuit did not run
+
+
+def test_capacity_bound__is_the_gates_over_the_best_successes_a_round():
+    config = circuits.study_config("ghz:8", 4)
+    dag = request_dag(Circuit(8, [1, 3, 5], [2, 4, 6]), [0, 0, 1, 1, 2, 2, 3, 3], 4)
+    p = float(config.p_pair(0, 1))
+    assert circuits.capacity_bound(config, dag) == pytest.approx(3 / (8 * p))
+    assert math.isnan(circuits.capacity_bound(config.replace(max_attempts_per_round=None), dag))
 
 
 def test_study_config__is_the_documented_scenario():
