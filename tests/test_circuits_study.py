@@ -105,6 +105,7 @@ def test_circuits__bad_option_is_a_usage_error(argv, message, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["--set", "n_qpus=4"], "--set n_qpus: the study sets it"),
     (["--set", "request_slots=0"], "request_slots must be in"),
+    (["--set", "round_budget=4"], "--set round_budget: workload 'circuit' ignores it"),
     (["--qubits", "1"], "n_qubits must be in [2, 4096]"),
     (["--resume"], "--resume needs --out"),
 ])

@@ -41,7 +41,7 @@ from modenhub_env.core import HubCore
 from modenhub_env.interface import keys_for_seeds
 from train import stats
 from train.files import read_csv, save_figure, write_atomic, write_csv
-from train.options import add_out_option, int_list, parse_override, positive_int
+from train.options import add_out_option, check_overrides_apply, int_list, parse_override, positive_int
 from train.progress import progress_bar
 from train.rollout import episode_seed
 
@@ -388,7 +388,8 @@ def _run(args: argparse.Namespace) -> None:
             raise ValueError(f"--set {name}: the study sets it (use --qpus, --families/--qubits or --local-rounds)")
     cells = [Cell(family, qubits, n) for family in args.families for qubits in args.qubits for n in args.qpus]
     for cell in cells:  # a bad size, N or field fails before any run
-        study_config(cell.spec(args.circuit_seed), cell.n_qpus, args.local_rounds, overrides)
+        config = study_config(cell.spec(args.circuit_seed), cell.n_qpus, args.local_rounds, overrides)
+    check_overrides_apply(config, overrides)
     out = output_folder(args.out, "circuits")
     start = time.monotonic()
     rows = run_study(cells, args.policies, args.episodes, args.seed, args.circuit_seed, args.local_rounds,
