@@ -47,6 +47,15 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "agents/heuristics.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
     "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
     "agents/base.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
+    # The compiled core, run as Python: the short pinned rollouts of every scenario first
+    # (they kill most mutants in a second or two), then the value tests.
+    "modenhub_env/kernels.py": (
+        "tests/test_regression.py::test_short_rollout__matches_the_pinned_fingerprint",
+        "tests/test_core_values.py", "tests/test_observation_values.py", "tests/test_agent_values.py",
+        "tests/test_cache_index.py::test_index__counts_match_the_entries_after_many_rounds",
+        "tests/test_cache_index.py::test_index__kept_up_to_date_equals_rebuilt_every_round[churn]",
+        "tests/test_seeding.py",
+    ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
 
