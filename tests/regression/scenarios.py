@@ -47,7 +47,7 @@ def scenarios(trace_path: str) -> dict[str, tuple[HubConfig, str]]:
         "paper-sequential-nocache": (paper.replace(cache_capacity=0), "sequential"),
         "paper-n1": (paper.replace(n_qpus=1), "log-parallel"),
         "paper-n128": (paper.replace(n_qpus=128), "log-parallel"),
-        "paper-cost-dp": (paper.replace(w_attempt=0.05, w_fail=0.5, cache_capacity=0), "dp-optimal"),
+        "paper-cost-dp": (paper.replace(w_attempt=0.05, w_fail=0.5, cache_capacity=0), "single-request-dp"),
         "paper-random": (paper.replace(n_qpus=5, fibre_km_max=9.0), "random"),
         "contention-deadline": (HubConfig.preset("contention"), "deadline"),
         "contention-random": (HubConfig.preset("contention"), "random"),
