@@ -4,8 +4,9 @@
 ``(B, obs_dim)`` (or single) observations and returns attempts per slot.
 """
 
+from agents import dp as _dp
 from agents.base import Policy
-from agents.dp import OptimalSingleRequestPolicy, dp_value_table
+from agents.dp import SingleRequestDPPolicy, dp_value_table
 from agents.heuristics import (
     CriticalPathPolicy,
     DeadlinePolicy,
@@ -23,12 +24,19 @@ __all__ = [
     "DeadlinePolicy",
     "LogParallelPolicy",
     "ObservationView",
-    "OptimalSingleRequestPolicy",
     "Policy",
     "RandomPolicy",
     "SequentialPolicy",
+    "SingleRequestDPPolicy",
     "attempts_for_target",
     "dp_value_table",
     "make_policy",
     "parse_observation",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Former names of ``agents.dp`` (``agents.dp.RENAMED``), with a ``DeprecationWarning``."""
+    if name in _dp.RENAMED:
+        return _dp.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

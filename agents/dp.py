@@ -1,4 +1,5 @@
-"""The exact optimum for a single request (``docs/model.md#dp-optimum``), by dynamic programming.
+"""The single-request DP (``docs/model.md#single-request-dp``): the best attempts for one
+request on its own, by dynamic programming.
 
 A request with per-attempt success probability ``p`` and ``r`` rounds left chooses ``n`` in
 ``0..k_max`` attempts this round. They all launch (and cost ``w_attempt`` each); at least
@@ -9,10 +10,15 @@ one succeeds with probability ``q(n) = 1 - (1 - p)**n``, which serves the reques
     V(r) = max_n  q(n) + (1 - q(n)) V(r - 1) - w_attempt n
 
 The only state is "served or not", so this closed-loop optimum is also the best fixed
-plan ``n_1, ..., n_R``, which is how the tests check it by brute force.
+plan ``n_1, ..., n_R``, which is how the tests check it by brute force. It is the
+optimum of a whole episode only where one request at a time is the whole problem (the
+model page says where); elsewhere :class:`SingleRequestDPPolicy` is a heuristic.
 """
 
 from __future__ import annotations
+
+import warnings
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,18 +62,38 @@ def dp_value_table(
     return values.reshape(p.shape + (rounds + 1,)), best_n.reshape(p.shape + (rounds + 1,))
 
 
-class OptimalSingleRequestPolicy(KernelPolicy):
-    """Each request slot gets the DP-optimal attempts for its ``p_ab``, slack and attempt
-    limit, under the config's ``w_attempt`` and ``w_fail``; prefetch slots get 0.
+class SingleRequestDPPolicy(KernelPolicy):
+    """Each request slot gets the single-request DP's attempts for its ``p_ab``, slack and
+    attempt limit, under the config's ``w_attempt`` and ``w_fail``; prefetch slots get 0.
+    Registered as ``single-request-dp`` (formerly ``dp-optimal``, still accepted with a
+    ``DeprecationWarning``).
 
-    Exact for the ``sequential`` workload with no cache (``cache_capacity=0``): there the
-    hub holds one request at a time, its reward is independent of every other request, and
-    the DP above is its whole decision problem; so it is the upper bound other agents are
-    measured against. With a cache, surplus successes also have value for later requests
-    that the DP ignores; with several requests, they compete for the capacity ``S``, which
-    this policy shares oldest first without optimising the split.
+    **Exact** where the hub holds one request at a time and nothing carries over from one
+    request to the next: the ``sequential`` workload with no cache (``cache_capacity=0``)
+    and no ``episode_rounds`` cut, e.g. the paper preset with its cache off. There each
+    request's reward is independent of every other, the DP above is the whole decision
+    problem, and this policy is the optimum other agents are measured against.
+
+    **A heuristic** elsewhere: several pending requests compete for the hub's capacity
+    ``S`` and the QPUs' communication qubits ``c_i``, which this policy shares oldest first
+    without optimising the split; with a cache, a surplus success or a prefetched ebit has
+    value for later requests that the DP ignores (it never prefetches); with decoherence,
+    a cached ebit's worth also depends on its age.
 
     :param config: the scenario (``k_max``, ``w_attempt``, ``w_fail``, ``S``).
     """
 
     kernel = kernels.SINGLE_REQUEST_DP
+
+
+#: Former names of this module's classes -> their names now.
+RENAMED = {"OptimalSingleRequestPolicy": "SingleRequestDPPolicy"}
+
+
+def __getattr__(name: str) -> Any:
+    """A former name (:data:`RENAMED`) still imports, with a ``DeprecationWarning``."""
+    if name not in RENAMED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"{name} is deprecated; use {RENAMED[name]} (the single-request DP, the optimum only for "
+                  "one request at a time)", DeprecationWarning, stacklevel=2)
+    return globals()[RENAMED[name]]

@@ -16,7 +16,7 @@ features describe requests, not QPUs, so its size depends on ``K`` and ``M`` onl
   slots). SB3's ``MultiDiscrete`` distribution splits the logits per dimension, slot after
   slot, which is exactly the ``(B, K + M, k_max + 1)`` head output flattened. The value
   comes from the context alone. The policy is permutation-equivariant over slots.
-* A *prior* (``prior=("dp-optimal", strength, config)``): the logits start from a
+* A *prior* (``prior=("single-request-dp", strength, config)``): the logits start from a
   handcrafted policy's choice. The extractor runs that policy (any name of
   :func:`agents.make_policy`) on the observation and adds ``strength`` to the logit of the
   attempts it picks in every slot, so training starts from the heuristic and learns where
@@ -75,7 +75,7 @@ class HeuristicPrior:
     """Logit offsets ``(B, (K + M) * (k_max + 1))`` from a handcrafted policy: ``strength``
     on the attempts it chooses in each slot, 0 elsewhere. No gradient flows through it.
 
-    :param name: the policy, as :func:`agents.make_policy` takes it (e.g. ``"dp-optimal"``).
+    :param name: the policy, as :func:`agents.make_policy` takes it (e.g. ``"single-request-dp"``).
     :param strength: the offset of its choice [logits].
     :param config: the training scenario, as :meth:`HubConfig.to_dict` gives it.
     """

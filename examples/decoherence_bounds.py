@@ -1,6 +1,6 @@
 """How much could any scheduler add to the single-request DP on the decoherence preset?
 
-Two relaxations of the DP policy (``dp-optimal``), on the same held-out episodes:
+Two relaxations of the DP policy (``single-request-dp``), on the same held-out episodes:
 
 * the hub's capacity ``S`` lifted, so no request ever loses attempts to another: the
   most that a better split of ``S`` could add;
@@ -38,7 +38,7 @@ def play(config: HubConfig, prefetch: bool, episodes: int, seed: int) -> dict[st
     """Episode totals of the DP policy (plus idle prefetching) over ``episodes`` hubs."""
     env = ModEnHubVectorEnv(episodes, config=config)
     obs, _ = env.reset(seed=seed)
-    policy = make_policy("dp-optimal", config)
+    policy = make_policy("single-request-dp", config)
     names = ("served", "failed", "attempts", "prefetch_attempts", "cache_hits")
     totals = {name: np.zeros(episodes) for name in names}
     for _ in range(config.episode_rounds):
@@ -68,12 +68,12 @@ def main() -> None:
     config = HubConfig.preset("decoherence")
     if args.quick:
         args.episodes, config = 4, config.replace(episode_rounds=32)
-    report("dp-optimal", play(config, False, args.episodes, args.seed), config, True)
+    report("single-request-dp", play(config, False, args.episodes, args.seed), config, True)
     unlimited = config.replace(max_attempts_per_round=None)
-    report("dp-optimal, unlimited S", play(unlimited, False, args.episodes, args.seed), unlimited, True)
+    report("single-request-dp, unlimited S", play(unlimited, False, args.episodes, args.seed), unlimited, True)
     prefetching = play(config, True, args.episodes, args.seed)
-    report("dp-optimal + idle prefetch, prefetch free", prefetching, config, False)
-    report("dp-optimal + idle prefetch, at its cost", prefetching, config, True)
+    report("single-request-dp + idle prefetch, prefetch free", prefetching, config, False)
+    report("single-request-dp + idle prefetch, at its cost", prefetching, config, True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from modenhub_env import kernels
 from modenhub_env.config import HubConfig
 from modenhub_env.core import INFO_COLUMNS, INTEGER_INFO, HubCore
 from modenhub_env.observation import observation_size
+from modenhub_env.seeding import keys_from_seeds
 from modenhub_env.state import COUNTERS
 
 #: Config fields that fix the shapes of the spaces: ``reset(options=...)`` may not change them.
@@ -85,12 +86,20 @@ def keys_for_seeds(seeds: Sequence[int | None], keys: np.ndarray, fallback: np.r
     seeded alike draws; ``None`` continues the env's own sequence (or, for an env not yet
     keyed, draws from ``fallback``)."""
     out = kernels.next_episode_keys(np.ascontiguousarray(keys, dtype=np.uint64))
+    plain = [i for i, seed in enumerate(seeds) if _plain_seed(seed)]
+    if plain:  # all at once, as the generator would draw them
+        out[plain] = keys_from_seeds([seeds[i] for i in plain])
     for i, seed in enumerate(seeds):
-        if seed is not None:
-            out[i] = key_from_generator(seeding.np_random(seed)[0])
-        elif keys[i] == 0:
+        if seed is not None and not _plain_seed(seed):
+            out[i] = key_from_generator(seeding.np_random(seed)[0])  # which explains what is wrong
+        elif seed is None and keys[i] == 0:
             out[i] = key_from_generator(fallback)
     return out
+
+
+def _plain_seed(seed: Any) -> bool:
+    """A seed Gymnasium takes (a non-negative Python int), which ``keys_from_seeds`` reads alike."""
+    return isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0
 
 
 def key_from_generator(rng: np.random.Generator) -> np.uint64:

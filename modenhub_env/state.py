@@ -80,7 +80,8 @@ class HubState:
     round: np.ndarray  # (B,) int64 [rounds] since the episode began
     key: np.ndarray  # (B,) uint64 random key of the episode
     issued: np.ndarray  # (B,) int64 requests issued (sequential), trace rows read or gates done (circuit)
-    q_valid: np.ndarray  # (B, Q) bool pending request in the slot; packed, oldest first
+    q_valid: np.ndarray  # (B, Q) bool pending request in the slot; packed, oldest first (the q_* fields
+    # of a slot that is not pending are left over from earlier requests and mean nothing, but q_gate: -1)
     q_a: np.ndarray  # (B, Q) int64 QPU a of the request
     q_b: np.ndarray  # (B, Q) int64 QPU b of the request
     q_arrival: np.ndarray  # (B, Q) int64 [rounds] arrival round

@@ -12,8 +12,8 @@ import pytest
 from agents import (
     DeadlinePolicy,
     LogParallelPolicy,
-    OptimalSingleRequestPolicy,
     SequentialPolicy,
+    SingleRequestDPPolicy,
     attempts_for_target,
     dp_value_table,
 )
@@ -112,7 +112,7 @@ def test_sequential__a_limit_of_one_still_gets_its_attempt():
     np.testing.assert_array_equal(actions, [1, 0, 0, 0])
 
 
-# ------------------------------------------------------------------ OptimalSingleRequestPolicy and the DP
+# ------------------------------------------------------------------ SingleRequestDPPolicy and the DP
 
 
 def test_dp_value_table__p_one_and_empty_inputs():
@@ -140,7 +140,7 @@ def test_dp_value_table__rejects_bad_rounds_p_and_k_max_with_exact_messages():
 
 def test_optimal_single_request__gives_zero_to_a_cached_request_and_shares_s_oldest_first():
     cfg = HubConfig(n_qpus=16, max_attempts_per_round=4, w_attempt=0.01, w_fail=1.0)
-    policy = OptimalSingleRequestPolicy(cfg)
+    policy = SingleRequestDPPolicy(cfg)
     # the flag alone, with a non-zero limit, must give 0
     cached, _ = policy.predict(crafted(cfg, [{"p": 0.2, "from_cache": True, "limit": 4}]))
     np.testing.assert_array_equal(cached, [0, 0, 0, 0])

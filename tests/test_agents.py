@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
+import agents
 import modenhub_env  # noqa: F401  (registers ModEnHub-v0)
 from agents import (
     POLICIES,
@@ -16,9 +18,11 @@ from agents import (
     LogParallelPolicy,
     RandomPolicy,
     SequentialPolicy,
+    SingleRequestDPPolicy,
     attempts_for_target,
     make_policy,
     parse_observation,
+    registry,
 )
 from agents.base import grant_in_order
 from modenhub_env import HubConfig, physics
@@ -27,7 +31,7 @@ from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
 PRESET_NAMES = ("paper", "contention", "decoherence", "hotspot")
-HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal", "critical-path")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp", "critical-path")
 
 
 def crafted(config: HubConfig, requests=(), prefetch=(), batch: int | None = None) -> np.ndarray:
@@ -375,8 +379,27 @@ def test_make_policy__builds_every_registered_name():
 
 
 def test_make_policy__unknown_name_lists_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"unknown policy 'greedy'.*deadline.*dp-optimal.*log-parallel"):
+    with pytest.raises(ValueError, match=r"unknown policy 'greedy'.*deadline.*log-parallel.*single-request-dp"):
         make_policy("greedy", HubConfig())
+
+
+def test_make_policy__the_former_dp_name_builds_the_single_request_dp_and_warns_once(monkeypatch):
+    monkeypatch.setattr(registry, "_warned", set())
+    with pytest.warns(DeprecationWarning, match="'dp-optimal' is deprecated, use 'single-request-dp'"):
+        policy = make_policy("dp-optimal", HubConfig())
+    assert type(policy) is SingleRequestDPPolicy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second use warns no more
+        assert type(make_policy("dp-optimal", HubConfig())) is SingleRequestDPPolicy
+    assert "dp-optimal" not in POLICIES  # not listed as a policy of its own
+
+
+def test_agents__the_former_dp_class_name_imports_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="OptimalSingleRequestPolicy is deprecated; use SingleRequestDPPolicy"):
+        from agents import OptimalSingleRequestPolicy
+    assert OptimalSingleRequestPolicy is SingleRequestDPPolicy
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchPolicy'"):
+        agents.NoSuchPolicy  # noqa: B018
 
 
 def test_deadline__rejects_a_target_outside_the_unit_interval():

@@ -5,10 +5,12 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from train.cli import main
 from train.compare import HEURISTICS, n_values, scenarios, verdict
+from train.evaluate import add_paired
 from train.files import read_csv
 
 MODELS = Path(__file__).resolve().parents[1] / "results" / "models"
@@ -48,9 +50,43 @@ def test_compare__writes_every_policy_and_a_verdict(one_model, tmp_path, capsys)
         assert float(row["reward_lo"]) <= float(row["reward"]) <= float(row["reward_hi"])
     assert (out / "learned_vs_handcrafted.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out / "learned_vs_handcrafted.md").read_text()
-    assert "| contention |" in table and ("CIs overlap" in table or "CIs apart" in table)
+    learned = rows[-1]
+    assert learned["best_heuristic"] in HEURISTICS and learned["verdict"] in ("better", "worse", "tie")
+    assert re.search(rf"\| contention \|.*\| {learned['best_heuristic']} \| [+-][\d.]+ \[[+-][\d.]+, [+-][\d.]+\] "
+                     rf"\([+-][\d.]+%\) \| {learned['verdict']} \|", table)
     assert "learned_vs_handcrafted" in capsys.readouterr().out
     assert not list(out.glob("learned_over_n.*"))
+
+
+def test_compare__paired_columns_against_the_best_heuristic_of_the_scenario(one_model, tmp_path):
+    out = tmp_path / "out"
+    main(["compare", "--models", str(one_model), "--episodes", "3", "--out", str(out), "--quiet"])
+    rows = read_csv(out / "learned_vs_handcrafted.csv")
+    heuristics = [r for r in rows if r["policy"] in HEURISTICS]
+    best = max(heuristics, key=lambda r: float(r["reward"]))
+    for row in rows:
+        assert row["best_heuristic"] == best["policy"]
+        diff = float(row["diff_vs_best_heuristic"])
+        assert diff == pytest.approx(float(row["reward"]) - float(best["reward"]), abs=2e-3)  # 6 digits in the CSV
+        assert float(row["diff_ci_low"]) <= diff <= float(row["diff_ci_high"])
+
+
+def test_compare__seeds_that_selected_a_model_are_refused_before_any_run(one_model, tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--models", str(one_model), "--episodes", "2", "--seed", "1000000",
+              "--out", str(tmp_path / "out"), "--quiet"])
+    assert excinfo.value.code == 1
+    assert re.search(r"--seed 1000000: 2 of the 2 evaluation episodes were played in the selection .*contention",
+                     capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare__a_config_without_its_training_options_is_refused(one_model, tmp_path, capsys):
+    config_path = one_model / "contention" / "config.json"
+    config_path.write_text(json.dumps({"config": json.loads(config_path.read_text())["config"]}))
+    with pytest.raises(SystemExit):
+        main(["compare", "--models", str(one_model), "--episodes", "1", "--out", str(tmp_path / "out"), "--quiet"])
+    assert "no 'args' of the training run" in capsys.readouterr().err
 
 
 def test_compare__model_without_its_config_is_a_clear_error(one_model, tmp_path, capsys):
@@ -66,14 +102,14 @@ def test_scenarios__no_model_is_a_clear_error(tmp_path):
         scenarios(tmp_path)
 
 
-def test_verdict__apart_only_when_intervals_do_not_meet():
-    def row(policy, reward, half):
-        return {"policy": policy, "reward": reward, "reward_lo": reward - half, "reward_hi": reward + half}
-
-    assert verdict([row("deadline", 10, 1), row("learned", 13, 1)])[3] == "learned better (CIs apart)"
-    assert verdict([row("deadline", 10, 2), row("learned", 13, 2)])[3] == "CIs overlap"
-    best, lead, _, call = verdict([row("log-parallel", 5, 1), row("deadline", 10, 1), row("learned", 7, 1)])
-    assert (best, lead, call) == ("deadline", -3, "heuristic better (CIs apart)")
+def test_verdict__the_learned_rows_paired_difference_to_the_best_heuristic():
+    rows = [{"policy": "log-parallel", "reward": 5.0}, {"policy": "deadline", "reward": 10.0}, {"policy": "learned"}]
+    returns = [np.array([4.0, 5.0, 6.0]), np.array([9.0, 10.0, 11.0]), np.array([10.0, 12.0, 11.0])]
+    add_paired(rows, returns, [True, True, False])
+    best, diff, low, high, share, call = verdict(rows)
+    # differences 1, 2, 0: mean 1, sd 1, half width t(0.975, 2) / sqrt(3) = 2.4841377
+    assert (best, call) == ("deadline", "tie")
+    assert (diff, low, high, share) == pytest.approx((1.0, 1.0 - 2.4841377118, 1.0 + 2.4841377118, 0.1), abs=1e-9)
 
 
 def test_compare__over_n_writes_a_row_per_scenario_n_and_policy(over_n_run):
@@ -86,7 +122,11 @@ def test_compare__over_n_writes_a_row_per_scenario_n_and_policy(over_n_run):
     ]
     table = (over_n_run / "learned_over_n.md").read_text()
     assert "## contention" in table and "| 8 |" in table and "| 16 (trained) |" in table
-    assert "(vs " in table
+    assert "| best heuristic | learned - best heuristic, paired (95% CI) | verdict |" in table
+    for n in ("8", "16"):  # each N has the best heuristic of its own episodes
+        at_n = [r for r in rows if r["n_qpus"] == n]
+        best = max((r for r in at_n if r["policy"] in HEURISTICS), key=lambda r: float(r["reward"]))
+        assert {r["best_heuristic"] for r in at_n} == {best["policy"]}
     assert (over_n_run / "learned_over_n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

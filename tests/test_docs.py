@@ -63,7 +63,9 @@ def test_docs__python_snippets_run(page, tmp_path):
 
 
 def test_docs__model_anchors_cited_anywhere_exist():
-    anchors = set(re.findall(r"\{#([\w-]+)\}", (DOCS / "model.md").read_text()))
+    text = (DOCS / "model.md").read_text()
+    # Headings' anchors ({#name}), and the HTML anchors that keep former names working.
+    anchors = set(re.findall(r"\{#([\w-]+)\}", text)) | set(re.findall(r'<a id="([\w-]+)"></a>', text))
     cited = {}
     for path in repository_files():
         text = text_of(path)
@@ -72,6 +74,12 @@ def test_docs__model_anchors_cited_anywhere_exist():
     assert cited, "no file cites an anchor of docs/model.md"
     missing = {anchor: where for anchor, where in cited.items() if anchor not in anchors}
     assert not missing, f"anchors cited but not defined in docs/model.md: {missing}"
+
+
+def test_docs__the_former_dp_anchor_still_leads_to_the_single_request_dp():
+    text = (DOCS / "model.md").read_text()
+    heading = text.index("### The single-request DP {#single-request-dp}")
+    assert text.index('<a id="dp-optimum"></a>') - heading < 100  # right under the heading
 
 
 def test_docs__nothing_points_outside_the_repository():

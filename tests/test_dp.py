@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modenhub_env  # noqa: F401  (registers ModEnHub-v0)
-from agents import OptimalSingleRequestPolicy, dp_value_table, make_policy
+from agents import SingleRequestDPPolicy, dp_value_table, make_policy
 from modenhub_env import HubConfig, physics
 from modenhub_env.observation import feature_names
 
@@ -114,7 +114,7 @@ def test_optimal_single_request__picks_the_dp_attempts_for_each_slot():
         obs[names.index(f"request[{i}].p_pair")] = p
         obs[names.index(f"request[{i}].slack")] = slack / cfg.round_budget
         obs[names.index(f"request[{i}].attempt_limit")] = limit / cfg.k_max
-    actions, _ = OptimalSingleRequestPolicy(cfg).predict(obs)
+    actions, _ = SingleRequestDPPolicy(cfg).predict(obs)
     expected = [
         dp_value_table(np.float32(p), cfg.round_budget, limit, cfg.w_attempt, cfg.w_fail)[1][slack]
         for p, slack, limit in slots
@@ -149,14 +149,14 @@ def test_optimal_single_request__expected_reward_matches_the_env_monte_carlo():
     p = float(EXACT.p_pair(0, 1))  # every spoke is alike in the paper preset
     values, best_n = dp_value_table(p, EXACT.round_budget, EXACT.k_max, EXACT.w_attempt, EXACT.w_fail)
     assert len(set(best_n[1:])) > 1  # a policy that changes with the rounds left
-    per_request = reward_per_request(EXACT, OptimalSingleRequestPolicy(EXACT))
+    per_request = reward_per_request(EXACT, SingleRequestDPPolicy(EXACT))
     standard_error = per_request.std(ddof=1) / np.sqrt(per_request.size)
     assert abs(per_request.mean() - values[EXACT.round_budget]) < 3 * standard_error
 
 
 @pytest.mark.parametrize("name", ["sequential", "log-parallel", "deadline"])
 def test_optimal_single_request__earns_at_least_the_heuristics_where_it_is_exact(name):
-    optimal = reward_per_request(EXACT, OptimalSingleRequestPolicy(EXACT))
+    optimal = reward_per_request(EXACT, SingleRequestDPPolicy(EXACT))
     other = reward_per_request(EXACT, make_policy(name, EXACT))
     # Same seeds, paired episodes: the difference's standard error.
     gap = optimal - other

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,6 +110,30 @@ def test_evaluate__markdown_and_stdout_hold_the_table(evaluation):
     assert markdown.strip() in stdout
 
 
+def test_evaluate__every_row_is_paired_with_the_best_heuristic(evaluation):
+    rows = evaluation[2]
+    best = max(rows, key=lambda r: float(r["reward"]))  # all four are heuristics
+    for row in rows:
+        assert row["best_heuristic"] == best["policy"]
+        # the mean of the differences is the difference of the means, on the same episodes
+        difference = float(row["reward"]) - float(best["reward"])
+        assert float(row["diff_vs_best_heuristic"]) == pytest.approx(difference, abs=2e-3)  # 6 digits in the CSV
+        low, high = float(row["diff_ci_low"]), float(row["diff_ci_high"])
+        assert low <= float(row["diff_vs_best_heuristic"]) <= high
+        assert row["verdict"] == ("better" if low > 0 else "worse" if high < 0 else "tie")
+    zeros = [float(best[key]) for key in ("diff_vs_best_heuristic", "diff_ci_low", "diff_ci_high")]
+    assert zeros == [0.0, 0.0, 0.0] and best["verdict"] == "tie"
+
+
+def test_evaluate__markdown_and_stdout_show_the_paired_comparison(evaluation):
+    out, stdout, rows = evaluation
+    markdown = (out / "evaluation_contention.md").read_text()
+    assert "reward - best heuristic's, paired | verdict |" in markdown and "95% t-interval" in markdown
+    best = rows[0]["best_heuristic"]
+    assert f"\n| {best} | " in markdown and "(best heuristic) | - |" in markdown
+    assert f"paired against the best heuristic, {best}, episode by episode (95% CI): " in stdout
+
+
 def test_evaluate__png_is_valid(evaluation):
     data = (evaluation[0] / "evaluation_contention.png").read_bytes()
     assert data[:8] == PNG_MAGIC
@@ -128,9 +154,33 @@ def test_evaluate__tag_names_the_files(tmp_path):
 def test_evaluate__unknown_policy_exits_listing_the_allowed_names(tmp_path):
     message = _fail(["evaluate", "--policies", "bogus", *TINY, "--out", str(tmp_path)])
     assert "bogus" in message
-    for name in ("sequential", "log-parallel", "deadline", "random", "dp-optimal"):
+    for name in ("sequential", "log-parallel", "deadline", "random", "single-request-dp"):
         assert name in message
     assert not list(tmp_path.iterdir())
+
+
+def test_evaluate__the_former_dp_name_runs_under_its_new_name_with_a_warning(tmp_path, monkeypatch):
+    from agents import registry
+
+    monkeypatch.setattr(registry, "_warned", set())
+    monkeypatch.setattr(evaluate, "plot", lambda rows, path, tag: None)
+    with pytest.warns(DeprecationWarning, match="'dp-optimal' is deprecated, use 'single-request-dp'"):
+        _run(["evaluate", "--policies", "deadline,dp-optimal", *TINY, "--out", str(tmp_path)])
+    rows = read_csv(tmp_path / "evaluation_contention.csv")
+    assert [r["policy"] for r in rows] == ["deadline", "single-request-dp"]
+
+
+def test_evaluate__a_model_on_the_seeds_that_selected_it_is_an_error(tmp_path):
+    pytest.importorskip("torch")
+    models = Path(__file__).resolve().parents[1] / "results" / "models" / "contention"
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(models / name, folder / name)
+    message = _fail(["evaluate", "--policies", f"deadline,{folder / 'model.safetensors'}", *TINY,
+                     "--seed", "1000000", "--out", str(tmp_path / "out")])
+    assert "--seed 1000000: 2 of the 2 evaluation episodes were played in the selection" in message
+    assert not list((tmp_path / "out").glob("*"))  # no episode ran, no file written
 
 
 def test_evaluate__random_policy_is_reproducible_with_the_same_seed(tmp_path, monkeypatch):
@@ -186,6 +236,52 @@ def test_summarise__per_episode_ratios_and_intervals():
     assert row["latency_p50"] == 1.0 and row["latency_p95"] == 2.0
     for key in evaluate.METRICS:
         assert row[f"{key}_lo"] <= row[key] <= row[f"{key}_hi"], key
+
+
+def _rows(*names: str) -> list[dict]:
+    return [{"policy": name} for name in names]
+
+
+def test_add_paired__hand_built_returns_give_the_worked_differences_and_intervals():
+    rows = _rows("log-parallel", "deadline", "model.safetensors")
+    returns = [np.array([5.0, 7.0, 6.0, 7.0]), np.array([8.0, 11.0, 8.0, 9.0]), np.array([10.0, 12.0, 9.0, 11.0])]
+    evaluate.add_paired(rows, returns, [True, True, False])
+    assert {r["best_heuristic"] for r in rows} == {"deadline"}  # mean 9 against 6.25; the model is no candidate
+    learned = rows[2]  # differences 2, 1, 1, 2: mean 1.5, half width t(0.975, 3) / (2 sqrt(3))
+    assert (learned["diff_vs_best_heuristic"], learned["diff_ci_low"], learned["diff_ci_high"]) == pytest.approx(
+        (1.5, 0.5813068845, 2.4186931155), abs=1e-9)
+    assert learned["verdict"] == "better"
+    worse = rows[0]  # differences -3, -4, -2, -2: mean -2.75, variance 11/12
+    half = 3.1824463052837078 * math.sqrt(11 / 12) / 2
+    assert (worse["diff_vs_best_heuristic"], worse["diff_ci_low"], worse["diff_ci_high"]) == pytest.approx(
+        (-2.75, -2.75 - half, -2.75 + half), abs=1e-9)
+    assert worse["verdict"] == "worse"
+    assert (rows[1]["diff_vs_best_heuristic"], rows[1]["diff_ci_low"], rows[1]["diff_ci_high"], rows[1]["verdict"]) \
+        == (0.0, 0.0, 0.0, "tie")
+
+
+def test_add_paired__a_model_level_with_the_best_heuristic_ties():
+    rows = _rows("deadline", "m.safetensors")
+    evaluate.add_paired(rows, [np.array([1.0, 2.0, 3.0]), np.array([2.0, 1.0, 3.5])], [True, False])
+    assert rows[1]["verdict"] == "tie" and rows[1]["diff_vs_best_heuristic"] == pytest.approx(0.5 / 3)
+
+
+def test_add_paired__equal_means_pick_the_first_heuristic_and_no_heuristic_leaves_the_columns_empty():
+    rows = _rows("a", "b")
+    evaluate.add_paired(rows, [np.array([1.0, 3.0]), np.array([3.0, 1.0])], [True, True])
+    assert rows[1]["best_heuristic"] == "a"
+    rows = _rows("m1.safetensors", "m2.safetensors")
+    evaluate.add_paired(rows, [np.ones(3), np.zeros(3)], [False, False])
+    assert all(r["best_heuristic"] == "" and r["verdict"] == "n/a" and math.isnan(r["diff_vs_best_heuristic"])
+               for r in rows)
+
+
+def test_add_paired__one_episode_has_no_interval_and_no_verdict():
+    rows = _rows("deadline", "m.safetensors")
+    evaluate.add_paired(rows, [np.array([1.0]), np.array([4.0])], [True, False])
+    assert rows[1]["diff_vs_best_heuristic"] == 3.0 and math.isnan(rows[1]["diff_ci_low"])
+    assert rows[1]["verdict"] == "n/a"
+    assert evaluate.paired_cells({**rows[1], "policy": "m.safetensors"}) == ["+3", "n/a"]
 
 
 def test_load_policy__random_is_seeded():

@@ -127,7 +127,7 @@ def test_kernels__each_entry_kernel_keeps_one_signature(tmp_path):
     config = HubConfig.preset("decoherence")
     env = ModEnHubVectorEnv(300, config=config)  # >= PARALLEL_MIN_BATCH: split over threads
     obs, _ = env.reset(seed=0)
-    for name in ("log-parallel", "sequential", "deadline", "dp-optimal", "critical-path"):
+    for name in ("log-parallel", "sequential", "deadline", "single-request-dp", "critical-path"):
         actions, _ = make_policy(name, config).predict(obs)
         obs, *_ = env.step(actions)
         run_episodes(config, make_policy(name, config), 2, seed=1)
@@ -140,7 +140,7 @@ def test_kernels__each_entry_kernel_keeps_one_signature(tmp_path):
     small.reset(seed=0)
     small.step(np.zeros((2, small.single_action_space.shape[0]), dtype=np.int32))
     small.action_masks()
-    make_policy("dp-optimal", config).predict(obs[0].astype(np.float64))
+    make_policy("single-request-dp", config).predict(obs[0].astype(np.float64))
     for name in ENTRY_KERNELS:
         dispatcher = getattr(kernels, name)
         assert len(dispatcher.signatures) <= 1, (name, dispatcher.signatures)

@@ -328,7 +328,7 @@ def test_slot_policy__attempt_prior_makes_an_untrained_policy_launch_few():
 
 
 def test_heuristic_prior__a_strong_prior_makes_an_untrained_policy_act_as_the_heuristic(tmp_path):
-    prior = ("dp-optimal", 50.0, CONFIG.to_dict())
+    prior = ("single-request-dp", 50.0, CONFIG.to_dict())
     kwargs = slot_policy_kwargs(CONFIG)
     kwargs["features_extractor_kwargs"] = {**kwargs["features_extractor_kwargs"], "prior": prior}
     model = MaskablePPO(MaskableSlotActorCriticPolicy, ModEnHubVecEnv(2, config=CONFIG), n_steps=8, batch_size=16,
@@ -336,7 +336,7 @@ def test_heuristic_prior__a_strong_prior_makes_an_untrained_policy_act_as_the_he
     path = tmp_path / "prior.safetensors"
     path.write_bytes(policy_file_bytes(model.policy, CONFIG, "maskable-ppo"))
     obs, masks = observations(CONFIG, 64)
-    expected, _ = make_policy("dp-optimal", CONFIG).predict(obs, action_masks=masks)
+    expected, _ = make_policy("single-request-dp", CONFIG).predict(obs, action_masks=masks)
     assert expected[:, :2].sum() > 0  # the heuristic launches something to follow
     actions, _ = LearnedPolicy.load(path).predict(obs, action_masks=masks)  # the prior is saved with the model
     np.testing.assert_array_equal(actions, expected)

@@ -7,7 +7,7 @@ import pytest
 from train import mutation
 
 
-def test_parse_args__defaults_to_the_six_modules_with_their_own_tests():
+def test_parse_args__defaults_to_the_seven_modules_with_their_own_tests():
     args = mutation.parse_args([])
     assert args.modules == list(mutation.DEFAULT_MODULES)
     assert args.test_map["agents/dp.py"] == ("tests/test_dp.py", "tests/test_agent_values.py")
@@ -46,3 +46,18 @@ def test_render_report__counts_and_explains_survivors():
     assert "- `m__mutmut_3` (survived): Equivalent: a is never read." in text
     assert "- `m__mutmut_10` (no tests): **unexplained**" in text
     assert text.index("m__mutmut_3`") < text.index("m__mutmut_10`")  # natural order
+
+
+def test_strip_jit__drops_only_numbas_decorator_lines(tmp_path):
+    """mutmut 3 skips decorated functions: the copy of the kernels loses its ``@njit``
+    lines, and nothing else."""
+    source = (mutation.REPO / "modenhub_env" / "kernels.py").read_text()
+    copy = tmp_path / "kernels.py"
+    copy.write_text(source)
+    mutation._strip_jit(copy)
+    stripped = copy.read_text().splitlines()
+    original = source.splitlines()
+    decorators = [line for line in original if line.startswith("@njit(")]
+    assert len(decorators) > 40
+    assert [line for line in original if not line.startswith("@njit(")] == stripped
+    assert "modenhub_env/kernels.py" in mutation.DEFAULT_MODULES

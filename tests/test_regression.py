@@ -7,9 +7,18 @@ import json
 
 import pytest
 
-from tests.regression.scenarios import FINGERPRINTS, TRACE_ROWS, fingerprint, scenarios
+from tests.regression.scenarios import (
+    FINGERPRINTS,
+    SHORT_BATCH,
+    SHORT_FINGERPRINTS,
+    SHORT_STEPS,
+    TRACE_ROWS,
+    fingerprint,
+    scenarios,
+)
 
 PINNED = json.loads(FINGERPRINTS.read_text())
+PINNED_SHORT = json.loads(SHORT_FINGERPRINTS.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -29,5 +38,11 @@ def test_rollout__matches_the_pinned_fingerprint(name: str, trace_path: str):
     assert got["digest"] == want["digest"]
 
 
+@pytest.mark.parametrize("name", sorted(PINNED_SHORT))
+def test_short_rollout__matches_the_pinned_fingerprint(name: str, trace_path: str):
+    config, policy = scenarios(trace_path)[name]
+    assert fingerprint(config, policy, SHORT_BATCH, SHORT_STEPS) == PINNED_SHORT[name]
+
+
 def test_scenarios__every_pinned_scenario_still_exists(trace_path: str):
-    assert set(scenarios(trace_path)) == set(PINNED)
+    assert set(scenarios(trace_path)) == set(PINNED) == set(PINNED_SHORT)

@@ -89,7 +89,7 @@ def test_shaping__the_dp_policy_scores_zero_a_round_in_expectation():
     env = DPShapingVecEnv(ModEnHubVecEnv(64, config=PAPER_COST), PAPER_COST, gamma=1.0)
     env.seed(11)
     obs = env.reset()
-    policy, rewards = make_policy("dp-optimal", PAPER_COST), []
+    policy, rewards = make_policy("single-request-dp", PAPER_COST), []
     for _ in range(300):
         obs, reward, _, _ = env.step(policy.predict(obs)[0])
         rewards.append(reward)

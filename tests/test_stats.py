@@ -199,3 +199,95 @@ def test_bootstrap_quantile__one_episode_has_no_interval():
     point, lo, hi = stats.bootstrap_quantile(np.array([[0, 4, 1]]), 0.5, np.random.default_rng(0))
     assert point == 1.0
     assert math.isnan(lo) and math.isnan(hi)
+
+
+# ---------------------------------------------------------------- Student t
+
+
+@pytest.mark.parametrize("t", [-7.5, -1.0, -0.2, 0.0, 0.3, 1.5, 4.0, 40.0])
+def test_t_cdf__equals_the_closed_forms_of_one_two_and_three_degrees_of_freedom(t):
+    assert stats.t_cdf(t, 1) == pytest.approx(0.5 + math.atan(t) / math.pi, abs=1e-14)
+    assert stats.t_cdf(t, 2) == pytest.approx(0.5 + t / (2 * math.sqrt(2 + t * t)), abs=1e-14)
+    three = 0.5 + (t / (math.sqrt(3) * (1 + t * t / 3)) + math.atan(t / math.sqrt(3))) / math.pi
+    assert stats.t_cdf(t, 3) == pytest.approx(three, abs=1e-14)
+
+
+@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.995])
+def test_t_quantile__equals_the_closed_forms_of_one_two_and_four_degrees_of_freedom(p):
+    assert stats.t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-12)
+    assert stats.t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-12)
+    alpha = 4 * p * (1 - p)
+    q = math.cos(math.acos(math.sqrt(alpha)) / 3) / math.sqrt(alpha)
+    assert stats.t_quantile(p, 4) == pytest.approx(2 * math.sqrt(q - 1), rel=1e-12)
+
+
+@pytest.mark.parametrize(("df", "t"), [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423),
+                                       (120, 1.9799)])
+def test_t_quantile__975_matches_the_printed_table(df, t):
+    assert stats.t_quantile(0.975, df) == pytest.approx(t, abs=1e-4)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 7, 10, 31, 199, 200, 999, 1000, 1001, 5000, 10**6])
+@pytest.mark.parametrize("p", [0.025, 0.5, 0.8, 0.975, 0.995])
+def test_t_quantile__equals_scipy_on_both_sides_of_the_expansion(df, p):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    assert stats.t_quantile(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-12, abs=1e-13)
+    if df <= stats.T_EXPANSION_DF:  # beyond, the series of t_cdf loses digits to rounding
+        assert stats.t_cdf(stats.t_quantile(p, df), df) == pytest.approx(p, abs=1e-12)
+
+
+def test_t_quantile__narrows_to_the_normal_quantile():
+    values = [stats.t_quantile(0.975, df) for df in (1, 2, 5, 30, 1000, 1001, 10**7)]
+    assert values == sorted(values, reverse=True)
+    assert values[-1] == pytest.approx(stats.Z95, abs=1e-6)
+
+
+@pytest.mark.parametrize(("p", "df"), [(0.0, 5), (1.0, 5), (0.975, 0), (0.975, 2.5), (0.975, True)])
+def test_t_quantile__rejects_a_bad_probability_or_degrees_of_freedom(p, df):
+    with pytest.raises(ValueError, match="must be"):
+        stats.t_quantile(p, df)
+
+
+# ---------------------------------------------------------------- t_interval, paired_difference, verdict
+
+
+def test_t_interval__hand_worked_example():
+    # mean 3, sd sqrt(2.5), n 5: half width t(0.975, 4) sqrt(2.5 / 5) = 2.7764451 * 0.7071068
+    assert stats.t_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(
+        (3.0, 1.0367568385, 4.9632431615), abs=1e-9)
+
+
+def test_t_interval__one_sample_has_no_interval_and_none_has_nothing():
+    mean, lo, hi = stats.t_interval(np.array([2.5]))
+    assert mean == 2.5 and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(x) for x in stats.t_interval(np.array([])))
+
+
+def test_paired_difference__hand_worked_example_is_tighter_than_the_two_intervals():
+    learned = np.array([10.0, 12.0, 9.0, 11.0])
+    best = np.array([8.0, 11.0, 8.0, 9.0])
+    # differences 2, 1, 1, 2: mean 1.5, sd 1/sqrt(3), half width t(0.975, 3) / (2 sqrt(3)) = 0.9186931
+    mean, lo, hi = stats.paired_difference(learned, best)
+    assert (mean, lo, hi) == pytest.approx((1.5, 0.5813068845, 2.4186931155), abs=1e-9)
+    assert stats.verdict(lo, hi) == "better"
+    # Side by side, each policy's own interval overlaps the other's: [8.45, 12.55] and [6.75, 11.25].
+    assert stats.t_interval(learned)[1] == pytest.approx(8.4457397, abs=1e-6)
+    assert stats.t_interval(best)[2] == pytest.approx(11.2503294, abs=1e-6)
+
+
+def test_paired_difference__is_antisymmetric_and_zero_against_itself():
+    a, b = np.array([3.0, 1.0, 4.0, 1.0, 5.0]), np.array([2.0, 7.0, 1.0, 8.0, 2.0])
+    mean, lo, hi = stats.paired_difference(a, b)
+    assert stats.paired_difference(b, a) == pytest.approx((-mean, -hi, -lo), abs=1e-12)
+    assert stats.paired_difference(a, a) == (0.0, 0.0, 0.0)
+
+
+def test_paired_difference__different_episodes_are_an_error():
+    with pytest.raises(ValueError, match="same episodes"):
+        stats.paired_difference(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize(("lo", "hi", "expected"), [(0.1, 2.0, "better"), (-2.0, -0.1, "worse"), (-1.0, 1.0, "tie"),
+                                                    (0.0, 1.0, "tie"), (0.0, 0.0, "tie"), (math.nan, math.nan, "n/a")])
+def test_verdict__from_where_the_interval_lies(lo, hi, expected):
+    assert stats.verdict(lo, hi) == expected

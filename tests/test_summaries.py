@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from train.cli import main
 from train.files import write_csv
-from train.summaries import best_by_reward, evaluation_summary, reproduction_summary, training_summary
+from train.summaries import (
+    best_by_reward,
+    evaluation_summary,
+    paired_summary,
+    reproduction_summary,
+    training_summary,
+)
 from train.training import METRIC_COLUMNS
 
 
@@ -27,6 +34,27 @@ def test_best_by_reward__highest_mean_wins_and_empty_is_an_error():
 def test_evaluation_summary__names_the_best_policy_with_its_interval():
     text = evaluation_summary([row("sequential", -5.0), row("deadline", 12.0, success=0.9)])
     assert text == "best of 2 policies by episode reward: deadline, 12.0 [11.0, 13.0] (95% CI), success 0.900"
+
+
+def paired(row_: dict, diff: float, low: float, high: float, verdict: str, best: str = "deadline") -> dict:
+    return {**row_, "best_heuristic": best, "diff_vs_best_heuristic": diff, "diff_ci_low": low, "diff_ci_high": high,
+            "verdict": verdict}
+
+
+def test_evaluation_summary__adds_each_policy_paired_against_the_best_heuristic():
+    rows = [paired(row("sequential", -5.0), -17.0, -18.25, -15.75, "worse"),
+            paired(row("deadline", 12.0, success=0.9), 0.0, 0.0, 0.0, "tie"),
+            paired(row("m.safetensors", 12.5), 0.5, -0.25, 1.25, "tie")]
+    assert evaluation_summary(rows).splitlines()[1] == (
+        "paired against the best heuristic, deadline, episode by episode (95% CI): "
+        "sequential -17.0 [-18.2, -15.8] (worse); m.safetensors +0.5 [-0.2, +1.2] (tie)")
+
+
+def test_paired_summary__empty_without_a_best_heuristic_or_another_policy():
+    assert paired_summary([paired(row("m.safetensors", 1.0), math.nan, math.nan, math.nan, "n/a", best="")]) == ""
+    assert paired_summary([paired(row("deadline", 1.0), 0.0, 0.0, 0.0, "tie")]) == ""
+    one_episode = paired(row("learned", 3.0), 2.0, math.nan, math.nan, "n/a")
+    assert paired_summary([paired(row("deadline", 1.0), 0.0, 0.0, 0.0, "tie"), one_episode]).endswith("learned +2.0 (n/a)")
 
 
 def test_training_summary__last_evaluation_against_best_heuristic_and_files(tmp_path):
@@ -65,7 +93,8 @@ def test_cli_evaluate__ends_with_the_best_policy_and_the_files(tmp_path: Path, c
     main(["evaluate", "--preset", "hotspot", "--set", "episode_rounds=16", "--policies", "sequential,deadline",
           "--episodes", "2", "--out", str(tmp_path), "--quiet"])
     lines = capsys.readouterr().out.rstrip().splitlines()
-    assert lines[-2].startswith("best of 2 policies by episode reward: ")
+    assert lines[-3].startswith("best of 2 policies by episode reward: ")
+    assert lines[-2].startswith("paired against the best heuristic, ")
     assert lines[-1] == f"wrote {tmp_path}/evaluation_hotspot.csv, .md and .png"
 
 

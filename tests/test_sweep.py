@@ -195,7 +195,8 @@ def test_t_quantile_975__matches_the_student_t_table(df, t):
 
 def test_seed_interval__is_the_student_t_interval_over_seeds():
     mean, lo, hi = sweep.seed_interval([1.0, 2.0, 3.0])
-    assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1.0 / math.sqrt(3), abs=1e-3) and mean - lo == hi - mean
+    assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1.0 / math.sqrt(3), abs=1e-3)
+    assert mean - lo == pytest.approx(hi - mean, rel=1e-12)
     assert math.isnan(sweep.seed_interval([5.0])[1])
 
 

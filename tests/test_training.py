@@ -66,7 +66,7 @@ def test_train__writes_config_metrics_checkpoints_model_and_tensorboard(easy_run
     assert saved["args"]["algo"] == "ppo" and saved["args"]["timesteps"] == 4096
     rows = read_csv(easy_run / "metrics.csv")
     assert [(int(r["step"]), r["policy"]) for r in rows if r["policy"] == "learned"] == [(2048, "learned"), (4096, "learned")]
-    assert {r["policy"] for r in rows} == {"learned", "sequential", "log-parallel", "deadline", "dp-optimal"}
+    assert {r["policy"] for r in rows} == {"learned", "sequential", "log-parallel", "deadline", "single-request-dp"}
     assert json.loads((easy_run / "checkpoints" / "latest.json").read_text())["step"] == 4096
     assert LearnedPolicy.load(easy_run / "model.safetensors").num_timesteps == 4096
     assert any((easy_run / "tb").rglob("events.out.tfevents.*"))
@@ -83,15 +83,33 @@ def test_train__bad_config_override_exits_with_the_field(tmp_path):
 
 
 def test_train__a_prior_needs_the_slots_policy(tmp_path):
-    with pytest.raises(ValueError, match="prior 'dp-optimal' needs policy 'slots', got 'pooled'"):
-        training.main(tiny_args(tmp_path, "prior", policy="pooled", prior="dp-optimal"))
+    with pytest.raises(ValueError, match="prior 'single-request-dp' needs policy 'slots', got 'pooled'"):
+        training.main(tiny_args(tmp_path, "prior", policy="pooled", prior="single-request-dp"))
+
+
+def test_train__the_former_prior_name_is_read_as_the_new_one_with_a_warning(tmp_path, monkeypatch):
+    from agents import registry
+
+    monkeypatch.setattr(registry, "_warned", set())
+    with pytest.warns(DeprecationWarning, match="'dp-optimal' is deprecated, use 'single-request-dp'"):
+        with pytest.raises(ValueError, match="prior 'single-request-dp' needs policy 'slots'"):
+            training.main(tiny_args(tmp_path, "prior", policy="pooled", prior="dp-optimal"))
+
+
+def test_args__a_run_saved_with_the_former_prior_name_resumes_under_the_new_one(monkeypatch):
+    from agents import registry
+
+    monkeypatch.setattr(registry, "_warned", set())
+    with pytest.warns(DeprecationWarning):
+        assert training.Args(prior="dp-optimal").prior == "single-request-dp"
+    assert training.Args(prior="deadline").prior == "deadline"
 
 
 def test_train__with_dp_shaping_a_prior_and_separate_extractors_runs_and_loads(tmp_path):
-    argv = tiny_args(tmp_path, "shaped", algo="maskable-ppo", shaping="dp", prior="dp-optimal")
+    argv = tiny_args(tmp_path, "shaped", algo="maskable-ppo", shaping="dp", prior="single-request-dp")
     run = training.main(argv + ["--separate-extractors"])
     saved = json.loads((run / "config.json").read_text())["args"]
-    assert (saved["shaping"], saved["prior"], saved["share_extractor"]) == ("dp", "dp-optimal", False)
+    assert (saved["shaping"], saved["prior"], saved["share_extractor"]) == ("dp", "single-request-dp", False)
     assert LearnedPolicy.load(run / "model.safetensors").num_timesteps == 512
 
 

@@ -120,7 +120,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_config_options(parser, "hotspot")
     parser.add_argument("--policy", default="deadline",
-                        help="who schedules: sequential, log-parallel, deadline, random, dp-optimal, or the "
+                        help="who schedules: sequential, log-parallel, deadline, random, single-request-dp, or the "
                         "path of a trained model.safetensors (default deadline)")
     parser.add_argument("--steps", type=positive_int, default=48,
                         help=f"rounds to play at most, one frame each plus the first (default 48, at most "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from train.options import (
     add_config_options,
@@ -94,15 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "evaluate", help="score policies on a scenario with 95%% CIs",
         description="Run each policy on the same seeds and report success rate, attempts per request, "
-        "wasted ebits, delivered fidelity, latency p50/p95 and episode reward with 95% CIs. Writes "
-        "OUT/evaluation_TAG.csv, .md and .png.",
+        "wasted ebits, delivered fidelity, latency p50/p95 and episode reward with 95% CIs, and each policy's "
+        "episode reward minus the best heuristic's, paired over the same episodes, with a 95% t-interval and "
+        "a verdict (better, worse, or tie when the interval contains 0). Writes OUT/evaluation_TAG.csv, .md "
+        "and .png.",
     )
     add_config_options(ev, "contention")
     ev.add_argument("--policies", default="sequential,log-parallel,deadline",
                     help="comma-separated policy names (sequential, log-parallel, deadline, random, "
-                    "dp-optimal) or paths to trained model files (model.safetensors)")
+                    "single-request-dp; dp-optimal is its former name) or paths to trained model files "
+                    "(model.safetensors); every policy plays the same episodes, and each is compared, paired "
+                    "episode by episode, with the best heuristic among them")
     ev.add_argument("--episodes", type=positive_int, default=20, help="episodes per policy (default 20)")
-    ev.add_argument("--seed", type=int, default=10_000, help="base seed; episode i is seeded by a hash of (seed, i)")
+    ev.add_argument("--seed", type=int, default=10_000,
+                    help="base seed (default 10000); episode i is seeded by a hash of (seed, i), the same for every "
+                    "policy; it is an error if one of them trained or selected a model of --policies (the seeds "
+                    "of the config.json beside it)")
     add_out_option(ev, "evaluate")
     add_trust_pickle_option(ev, "SB3 .zip models in --policies")
     ev.add_argument("--tag", default=None, help="name of the output files (default: the preset)")
@@ -139,7 +147,10 @@ def describe(err: BaseException, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run ``modenhub``; errors end it with one line on stderr and exit code 1."""
+    """Run ``modenhub``; errors end it with one line on stderr and exit code 1. A former
+    policy name (``agents.registry.DEPRECATED_NAMES``) still works, with a warning on stderr."""
+    # Python hides DeprecationWarnings outside __main__; a command's user should see this one.
+    warnings.filterwarnings("default", message=r"policy name '.*' is deprecated", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

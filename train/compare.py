@@ -3,14 +3,14 @@
 For every ``MODELS/<name>/`` holding a ``model.safetensors`` (``agents.learned``'s model
 file; with ``--trust-pickle``, an SB3 ``model.zip`` instead) and the ``config.json`` of its
 training run, the model and the heuristics play the same held-out episodes of the run's
-scenario. Writes ``OUT/learned_vs_handcrafted.{csv,md,png}``: each policy's metrics with
-95% CIs, and per scenario whether the model's reward interval lies wholly above the best
-heuristic's.
+scenario (seeds that neither trained nor selected the model: ``train.seeds``, checked
+before any run). Writes ``OUT/learned_vs_handcrafted.{csv,md,png}``: each policy's metrics
+with 95% CIs and, per scenario, its episode reward minus the best heuristic's on the same
+episodes, with a 95% t-interval and a verdict (``train.evaluate.add_paired``).
 
 With ``--over-n``, the same model and heuristics also play the scenario with only the
 number of QPUs ``N`` changed (one policy for any N), on the same seeds, and
-``OUT/learned_over_n.{csv,md,png}`` report the learned reward's lead over the best
-heuristic at each N.
+``OUT/learned_over_n.{csv,md,png}`` report the same paired comparison at each N.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from modenhub_env.config import HubConfig
-from train.evaluate import columns, load_policy, summarise
+from train.evaluate import PAIRED_NOTE, add_paired, columns, load_policy, signed_interval, summarise
 from train.files import save_figure, write_atomic, write_csv
 from train.options import add_out_option, add_trust_pickle_option, at_each_n, n_values, positive_int
 from train.progress import progress_bar
 from train.rollout import run_episodes
+from train.seeds import check_held_out, run_options
 
-HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp")
 
 
 MODEL_FILE, PICKLED_MODEL_FILE = "model.safetensors", "model.zip"
@@ -70,6 +71,18 @@ def scenarios(models: Path, trust_pickle: bool = False) -> list[tuple[str, HubCo
     return found
 
 
+def training_options(model: Path) -> dict[str, Any]:
+    """The options of the run that trained ``model`` (its folder's ``config.json``).
+
+    :raises ValueError: a ``config.json`` without them: the held-out seeds cannot be checked.
+    """
+    run = run_options(model)
+    if run is None:
+        raise ValueError(f"{model.parent / 'config.json'}: no 'args' of the training run, so it cannot be checked "
+                         "that the evaluation seeds are held out")
+    return run
+
+
 def at_other_n(
     found: list[tuple[str, HubConfig, Path]], over_n: tuple[int, ...]
 ) -> list[tuple[str, int, HubConfig, Path]]:
@@ -107,8 +120,9 @@ def compare(
 
     found = scenarios(models, trust_pickle)
     resized = at_other_n(found, over_n)  # a scenario that cannot change N fails before any run
-    for _, config, model in found:  # as does a model that cannot be read
+    for _, config, model in found:  # as does a model that cannot be read, or seeds it has seen
         load_policy(str(model), config, seed, trust_pickle)
+        check_held_out(seed, episodes, training_options(model), model)
     check_writable(out)
     runs = (len(found) + len(resized)) * (len(HEURISTICS) + 1)
     with progress_bar(total=runs * episodes, desc="episodes", enabled=show_progress) as bar:
@@ -141,7 +155,7 @@ def evaluate_scenario(
     :param bar: progress bar advanced by one per finished episode.
     :param label: the scenario as shown on the bar (default ``name``).
     """
-    rows = []
+    rows, returns = [], []
     for policy_name in (*HEURISTICS, str(model)):
         policy = load_policy(policy_name, config, seed, trust_pickle)
         bar.set_postfix_str(f"{label or name}: {Path(policy_name).parent.name or policy_name}")
@@ -149,34 +163,41 @@ def evaluate_scenario(
         row = summarise(policy_name, totals, seed)
         row["policy"] = "learned" if policy_name == str(model) else policy_name
         rows.append({"scenario": name, **row})
+        returns.append(totals.returns)
+    add_paired(rows, returns, [True] * len(HEURISTICS) + [False])
     return rows
 
 
-def verdict(rows: list[dict[str, Any]]) -> tuple[str, float, float, str]:
-    """Best heuristic of one scenario's rows, the learned reward's lead over it, and
-    whether their 95% intervals are apart."""
+def verdict(rows: list[dict[str, Any]]) -> tuple[str, float, float, float, float, str]:
+    """From one scenario's rows (at one N): the best heuristic, the learned reward's mean
+    paired difference to it with its 95% interval, that difference as a share of the best
+    heuristic's mean reward, and the verdict (``better``, ``worse``, ``tie``)."""
     learned = next(r for r in rows if r["policy"] == "learned")
-    best = max((r for r in rows if r["policy"] != "learned"), key=lambda r: r["reward"])
-    lead = learned["reward"] - best["reward"]
-    if learned["reward_lo"] > best["reward_hi"]:
-        call = "learned better (CIs apart)"
-    elif learned["reward_hi"] < best["reward_lo"]:
-        call = "heuristic better (CIs apart)"
-    else:
-        call = "CIs overlap"
-    return best["policy"], lead, lead / abs(best["reward"]) if best["reward"] else math.nan, call
+    best = next(r for r in rows if r["policy"] == learned["best_heuristic"])
+    diff = learned["diff_vs_best_heuristic"]
+    share = diff / abs(best["reward"]) if best["reward"] else math.nan
+    return best["policy"], diff, learned["diff_ci_low"], learned["diff_ci_high"], share, learned["verdict"]
+
+
+def _paired_cell(rows: list[dict[str, Any]]) -> str:
+    """``best | +7.53 [+6.41, +8.65] (+4.5%) | better`` for one scenario's rows."""
+    best, diff, low, high, share, call = verdict(rows)
+    return f"{best} | {signed_interval(diff, low, high)} ({share:+.1%}) | {call}"
+
+
+#: The paired columns of the Markdown tables.
+PAIRED_HEAD = "best heuristic | learned - best heuristic, paired (95% CI) | verdict"
 
 
 def format_table(rows: list[dict[str, Any]], episodes: int) -> str:
     names = list(dict.fromkeys(r["scenario"] for r in rows))
-    head = "| scenario | " + " | ".join((*HEURISTICS, "learned")) + " | best heuristic | lead | verdict |"
-    lines = [f"Mean episode reward, {episodes} held-out episodes per policy, 95% CIs.", "", head,
-             "|---" * (len(HEURISTICS) + 5) + "|"]
+    head = "| scenario | " + " | ".join((*HEURISTICS, "learned")) + f" | {PAIRED_HEAD} |"
+    lines = [f"Mean episode reward, {episodes} held-out episodes per policy (the same seeds for all), 95% CIs. "
+             + PAIRED_NOTE, "", head, "|---" * (len(HEURISTICS) + 5) + "|"]
     for name in names:
         sel = [r for r in rows if r["scenario"] == name]
         cells = [_reward_cell(r) for r in sel]
-        best, lead, share, call = verdict(sel)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {best} | {lead:+.3g} ({share:+.1%}) | {call} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_paired_cell(sel)} |")
     return "\n".join(lines)
 
 
@@ -186,29 +207,36 @@ def _reward_cell(row: dict[str, Any]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Per scenario, each policy's reward minus the best heuristic's, with the policy's
-    95% CI. The sequential baseline, far below the others everywhere, is left out."""
+    """Per scenario, each policy's episode reward minus the best heuristic's, paired over
+    the same episodes, with its 95% interval. The sequential baseline, far below the
+    others everywhere, is left out."""
     plt = _pyplot()
     names = list(dict.fromkeys(r["scenario"] for r in rows))
     shown = (*HEURISTICS[1:], "learned")
-    fig, axes = plt.subplots(1, len(names), figsize=(3.0 * len(names), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.8), squeeze=False)
     colours = plt.cm.tab10(np.arange(1, len(shown) + 1))
     for ax, name in zip(axes[0], names, strict=True):
         sel = {r["policy"]: r for r in rows if r["scenario"] == name}
-        best = max(sel[p]["reward"] for p in HEURISTICS)
-        values = np.array([sel[p]["reward"] - best for p in shown])
-        err = np.array([[sel[p]["reward"] - sel[p]["reward_lo"], sel[p]["reward_hi"] - sel[p]["reward"]]
-                        for p in shown]).T
-        ax.bar(range(len(shown)), values, yerr=np.nan_to_num(err), capsize=3, color=colours)
+        values, err = _paired_bars([sel[p] for p in shown])
+        ax.bar(range(len(shown)), values, yerr=err, capsize=3, color=colours)
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(shown)), shown, rotation=45, ha="right", fontsize=8)
-        ax.set_title(f"{name} (best heuristic {best:.4g})", fontsize=9)
+        best = sel["learned"]["best_heuristic"]
+        ax.set_title(f"{name}\nbest heuristic: {best} ({sel[best]['reward']:.4g})", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("episode reward - best heuristic's")
-    fig.suptitle("Learned (MaskablePPO, per-slot policy) vs handcrafted schedulers, 95% CIs")
+    fig.suptitle("Learned (MaskablePPO, per-slot policy) vs handcrafted schedulers, paired 95% CIs")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def _paired_bars(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' paired differences and their error bars, ``(2, len(rows))`` (0 without an interval)."""
+    values = np.array([r["diff_vs_best_heuristic"] for r in rows], dtype=float)
+    err = np.array([[r["diff_vs_best_heuristic"] - r["diff_ci_low"], r["diff_ci_high"] - r["diff_vs_best_heuristic"]]
+                    for r in rows], dtype=float).T
+    return values, np.nan_to_num(err)
 
 
 def _pyplot() -> Any:
@@ -242,37 +270,36 @@ def by_scenario_and_n(rows: list[dict[str, Any]]) -> dict[str, dict[int, list[di
 def format_over_n(
     rows: list[dict[str, Any]], trained: dict[str, tuple[int, Path]], episodes: int, seed: int
 ) -> str:
-    """Per scenario, a table of N against each policy's reward and the learned lead over
-    the best heuristic; ``trained`` maps a scenario to its training N and model path."""
-    head = "| N | " + " | ".join((*HEURISTICS, "learned")) + " | learned - best heuristic |"
+    """Per scenario, a table of N against each policy's reward and the learned reward's
+    paired difference to the best heuristic at that N; ``trained`` maps a scenario to its
+    training N and model path."""
+    head = "| N | " + " | ".join((*HEURISTICS, "learned")) + f" | {PAIRED_HEAD} |"
     sections = []
     for name, per_n in by_scenario_and_n(rows).items():
         n_trained, model = trained[name]
         lines = [f"## {name}", "",
                  f"Model `{model}` (trained at N={n_trained}) on its scenario at other N; "
-                 f"{episodes} episodes, seeds {seed}+, episode reward with 95% CIs.", "",
-                 head, "|---" * (len(HEURISTICS) + 3) + "|"]
+                 f"{episodes} episodes, seeds {seed}+ (the same for all), episode reward with 95% CIs. "
+                 + PAIRED_NOTE, "", head, "|---" * (len(HEURISTICS) + 5) + "|"]
         for n, sel in per_n.items():
-            best, lead, _, _ = verdict(sel)
             cells = " | ".join(_reward_cell(r) for r in sel)
             shown_n = f"{n} (trained)" if n == n_trained else str(n)
-            lines.append(f"| {shown_n} | {cells} | {lead:+.3g} (vs {best}) |")
+            lines.append(f"| {shown_n} | {cells} | {_paired_cell(sel)} |")
         sections.append("\n".join(lines))
     return "\n\n".join(sections)
 
 
 def plot_over_n(rows: list[dict[str, Any]], trained_n: dict[str, int], path: Path) -> None:
     """Per scenario, the learned reward minus the best heuristic's against N (log2 axis),
-    with the learned reward's 95% CI; the dotted line marks the training N."""
+    paired over the same episodes, with its 95% interval; the dotted line marks the
+    training N."""
     plt = _pyplot()
     groups = by_scenario_and_n(rows)
     fig, axes = plt.subplots(1, len(groups), figsize=(3.4 * len(groups), 3.4), squeeze=False)
     for ax, (name, per_n) in zip(axes[0], groups.items(), strict=True):
         ns = sorted(per_n)
-        learned = [next(r for r in per_n[n] if r["policy"] == "learned") for n in ns]
-        leads = np.array([verdict(per_n[n])[1] for n in ns])
-        err = np.array([[r["reward"] - r["reward_lo"], r["reward_hi"] - r["reward"]] for r in learned]).T
-        ax.errorbar(ns, leads, yerr=np.nan_to_num(err), marker="o", capsize=3)
+        leads, err = _paired_bars([next(r for r in per_n[n] if r["policy"] == "learned") for n in ns])
+        ax.errorbar(ns, leads, yerr=err, marker="o", capsize=3)
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.axvline(trained_n[name], color="grey", linestyle=":", label=f"trained at N={trained_n[name]}")
         ax.set_xscale("log", base=2)
@@ -282,7 +309,7 @@ def plot_over_n(rows: list[dict[str, Any]], trained_n: dict[str, int], path: Pat
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("learned reward - best heuristic's")
-    fig.suptitle("One learned policy across N vs the best heuristic at each N, learned 95% CIs")
+    fig.suptitle("One learned policy across N vs the best heuristic at each N, paired 95% CIs")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -294,17 +321,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "compare",
         help="committed learned models against the heuristics (learned_vs_handcrafted.*, learned_over_n.*)",
         description="Evaluate every MODELS/<name>/model.safetensors on its training run's scenario beside the "
-        "heuristics, on the same held-out seeds, and write OUT/learned_vs_handcrafted.csv, .md and .png. "
-        "With --over-n, also evaluate every model and heuristic on its scenario with only the number of "
-        "QPUs N changed, and write OUT/learned_over_n.csv, .md and .png (the learned lead over the best "
-        "heuristic at each N).",
+        "heuristics, on the same held-out seeds, and write OUT/learned_vs_handcrafted.csv, .md and .png: "
+        "each policy's metrics with 95% CIs and its episode reward minus the best heuristic's, paired over "
+        "the same episodes, with a 95% t-interval and a verdict (better, worse, or tie when the interval "
+        "contains 0). With --over-n, also evaluate every model and heuristic on its scenario with only the "
+        "number of QPUs N changed, and write OUT/learned_over_n.csv, .md and .png (the same comparison at "
+        "each N).",
     )
     parser.add_argument("--models", type=Path, default=Path("results/models"),
                         help="folder of <name>/model.safetensors + config.json (default results/models)")
     parser.add_argument("--episodes", type=positive_int, default=200,
                         help="held-out episodes per policy and scenario (and N, with --over-n; default 200)")
     parser.add_argument("--seed", type=int, default=10_000,
-                        help="base seed of the held-out episodes; training evaluated on other seeds (default 10000)")
+                        help="base seed of the held-out episodes (default 10000): episode e is seeded by a hash of "
+                        "(seed, e), the same for every policy; it is an error if one of them trained or selected a "
+                        "model (the seeds of its run's config.json)")
     parser.add_argument("--over-n", type=n_values, default=(), metavar="N1,N2,...",
                         help="also run each model and heuristic at these numbers of QPUs, positive integers, "
                         "comma separated (e.g. 8,16,32,64,128); writes OUT/learned_over_n.*. A scenario "

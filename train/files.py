@@ -56,6 +56,15 @@ def write_json(path: str | Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_plain) + "\n")
 
 
+def new_figure(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Any, Any]:
+    """A matplotlib figure and its axes (``Figure.subplots``), made without pyplot, whose
+    import costs more than the plotting: nothing to close, nothing global."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
 def save_figure(fig, path: str | Path) -> None:
     """Save a matplotlib figure atomically (PNG)."""
     import io

@@ -47,6 +47,15 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "agents/heuristics.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
     "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
     "agents/base.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
+    # The compiled core, run as Python: the short pinned rollouts of every scenario first
+    # (they kill most mutants in a second or two), then the value tests.
+    "modenhub_env/kernels.py": (
+        "tests/test_regression.py::test_short_rollout__matches_the_pinned_fingerprint",
+        "tests/test_core_values.py", "tests/test_observation_values.py", "tests/test_agent_values.py",
+        "tests/test_cache_index.py::test_index__counts_match_the_entries_after_many_rounds",
+        "tests/test_cache_index.py::test_index__kept_up_to_date_equals_rebuilt_every_round[churn]",
+        "tests/test_seeding.py",
+    ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
 
@@ -154,6 +163,14 @@ def _copy_repo(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
+def _strip_jit(path: Path) -> None:
+    """Drop the ``@njit(...)`` lines of a module's copy: mutmut 3 does not mutate decorated
+    functions, and with ``NUMBA_DISABLE_JIT=1`` numba's decorator returns the function as
+    it is, so the module runs the same without them."""
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not re.match(r"@njit\(.*\)\s*$", line)))
+
+
 def _write_mutmut_config(target: Path, module: str, tests: tuple[str, ...]) -> None:
     package = module.split("/")[0]
     others = sorted({p.split("/")[0] for p in ("modenhub_env/", "agents/", "train/")} - {package})
@@ -181,6 +198,7 @@ def run_module(
     else:
         target.mkdir(parents=True)
         _copy_repo(target)
+        _strip_jit(target / module)
         _write_mutmut_config(target, module, tests)
         start = time.perf_counter()
         run = subprocess.run(

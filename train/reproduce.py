@@ -20,7 +20,7 @@ from modenhub_env import physics
 from modenhub_env.config import HubConfig
 from modenhub_env.workload import all_pairs
 from train import stats
-from train.files import read_csv, save_figure, write_csv
+from train.files import new_figure, read_csv, save_figure, write_csv
 from train.progress import progress_bar
 from train.rollout import run_episodes
 
@@ -171,12 +171,7 @@ def format_table(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: Path) -> None:
     """Success and attempts against N (log2 axis), 95% CI bands, closed forms dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = new_figure(1, 2, figsize=(11, 4.2))
     panels = (("success", "success rate"), ("attempts", "mean attempts per request"))
     colours = {"sequential": "tab:blue", "log-parallel": "tab:orange"}
     for ax, (key, label) in zip(axes, panels, strict=True):
@@ -204,4 +199,3 @@ def plot(rows: list[dict], path: Path) -> None:
     trials = max(int(r["trials"]) for r in rows)
     fig.suptitle(f"ModEn-Hub paper preset (reconstruction), up to {trials} requests per point")
     save_figure(fig, path)
-    plt.close(fig)

@@ -8,6 +8,7 @@ policies are measured by the same code.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from agents.base import KernelPolicy
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
 from modenhub_env.interface import keys_for_seeds
+from modenhub_env.seeding import sequence_draws
 from modenhub_env.vector_env import ModEnHubVectorEnv
 
 
@@ -62,7 +64,7 @@ def run_episodes(
     chunks = []
     for start in range(0, episodes, max_batch):
         size = min(max_batch, episodes - start)
-        seeds = [episode_seed(seed, e) for e in range(start, start + size)]
+        seeds = episode_seeds(seed, range(start, start + size))
         run = _play_chunk if isinstance(policy, KernelPolicy) else _run_chunk
         chunks.append(run(config, policy, seeds, progress))
     return EpisodeTotals(
@@ -75,6 +77,11 @@ def run_episodes(
 def episode_seed(seed: int, episode: int) -> int:
     """The seed of episode ``episode`` of a run seeded ``seed``: a hash of both."""
     return int(np.random.SeedSequence([seed, episode]).generate_state(1, dtype=np.uint64)[0])
+
+
+def episode_seeds(seed: int, episodes: Iterable[int]) -> list[int]:
+    """:func:`episode_seed` of each of ``episodes``, computed together."""
+    return [int(value) for value in sequence_draws([[seed, episode] for episode in episodes])]
 
 
 def _play_chunk(config: HubConfig, policy: KernelPolicy, seeds: list[int], progress: Any) -> EpisodeTotals:

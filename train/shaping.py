@@ -7,7 +7,7 @@ explained variance stays near 0). Shaping (Ng, Harada and Russell, 1999) adds
     F(s, s') = gamma * Phi(s') - Phi(s)
 
 to every round's reward, where ``Phi(s)`` sums, over the request slots of the observation,
-the expected reward of each request under the DP-optimal attempts from now on
+the expected reward of each request under the single-request DP's attempts from now on
 (:func:`agents.dp.dp_value_table` for its ``p_ab``, slack and attempt limit; 1 for a request
 the cache serves this round). A request's reward then arrives as soon as its prospects
 change, not at its deadline, and acting as the DP does scores about 0 a round (plus the

@@ -29,13 +29,36 @@ def best_by_reward(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluation_summary(rows: Sequence[dict[str, Any]]) -> str:
-    """One line: the best policy by mean episode reward, with its 95% CI and success rate.
+    """One line: the best policy by mean episode reward, with its 95% CI and success rate;
+    and, for rows with a best heuristic (``train.evaluate.add_paired``), a second: every
+    other policy's paired difference to it.
 
     :param rows: ``train.evaluate.evaluate``'s rows.
     """
     best = best_by_reward(rows)
-    return (f"best of {len(rows)} policies by episode reward: {best['policy']}, {_interval(best, 'reward')} "
+    line = (f"best of {len(rows)} policies by episode reward: {best['policy']}, {_interval(best, 'reward')} "
             f"(95% CI), success {float(best['success']):.3f}")
+    paired = paired_summary(rows)
+    return f"{line}\n{paired}" if paired else line
+
+
+def paired_summary(rows: Sequence[dict[str, Any]]) -> str:
+    """One line: each policy's episode reward minus the best heuristic's, paired over the
+    same episodes, with its 95% interval and verdict; empty without a best heuristic or
+    another policy.
+
+    :param rows: rows with ``train.evaluate.PAIRED_COLUMNS`` (numbers, or strings read from a CSV).
+    """
+    reference = rows[0].get("best_heuristic") if rows else ""
+    others = [row for row in rows if row["policy"] != reference]
+    if not reference or not others:
+        return ""
+    parts = []
+    for row in others:
+        value, low, high = (float(row[key]) for key in ("diff_vs_best_heuristic", "diff_ci_low", "diff_ci_high"))
+        interval = "" if math.isnan(low) or math.isnan(high) else f" [{low:+.1f}, {high:+.1f}]"
+        parts.append(f"{row['policy']} {value:+.1f}{interval} ({row['verdict']})")
+    return f"paired against the best heuristic, {reference}, episode by episode (95% CI): " + "; ".join(parts)
 
 
 def training_summary(run_dir: Path) -> str:

@@ -43,7 +43,7 @@ from train.options import add_config_options, config_from, n_values, positive_in
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
 SHAPINGS = ("none", "dp")
-HEURISTICS = ("sequential", "log-parallel", "deadline", "dp-optimal")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp")
 PRIORS = ("none", *HEURISTICS)
 METRIC_COLUMNS = [
     "step", "wall_seconds", "policy", "episodes",
@@ -88,9 +88,20 @@ class Args:
     progress: bool = True
     run_name: str | None = None
 
+    def __post_init__(self) -> None:
+        # A run saved before the rename names its prior by the former name.
+        self.prior = _canonical_prior(self.prior)
+
     @property
     def checkpoint_interval(self) -> int:
         return self.checkpoint_every or self.eval_every
+
+
+def _canonical_prior(name: str) -> str:
+    """``--prior``'s name, a former policy name (``dp-optimal``) mapped to its name now."""
+    from agents.registry import canonical_name
+
+    return canonical_name(name)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -146,7 +157,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dp: add gamma*Phi(s') - Phi(s) to the training reward, Phi the single-request DP "
                         "value of the pending requests (train/shaping.py; evaluation keeps the env's reward); "
                         f"none: the env's reward (default {d.shaping})")
-    parser.add_argument("--prior", choices=PRIORS, default=d.prior,
+    parser.add_argument("--prior", choices=PRIORS, default=d.prior, type=_canonical_prior,
                         help="slots policy: start from a handcrafted policy, adding --prior-strength to the logit "
                         "of the attempts it picks in every slot; the network learns where to leave it "
                         f"(agents/networks.py; default {d.prior}: no prior)")

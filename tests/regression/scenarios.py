@@ -23,6 +23,11 @@ from modenhub_env.vector_env import ModEnHubVectorEnv
 FINGERPRINTS = Path(__file__).with_name("fingerprints.json")
 BATCH = 8  # [envs] seeded 1000 + i
 STEPS = 300  # [rounds] long enough to cross episode ends in every scenario
+# A short rollout of every scenario, pinned from the compiled core (whose long rollouts
+# match the fingerprints above): fast enough to run against every mutant of the kernels
+# with numba's JIT disabled (``train.mutation``).
+SHORT_FINGERPRINTS = Path(__file__).with_name("fingerprints_short.json")
+SHORT_BATCH, SHORT_STEPS = 3, 40
 FINISHED_KEPT = 10  # [episodes] totals kept per scenario, to read a difference by
 
 TRACE_ROWS = "round,a,b,budget\n" + "".join(
@@ -42,7 +47,7 @@ def scenarios(trace_path: str) -> dict[str, tuple[HubConfig, str]]:
         "paper-sequential-nocache": (paper.replace(cache_capacity=0), "sequential"),
         "paper-n1": (paper.replace(n_qpus=1), "log-parallel"),
         "paper-n128": (paper.replace(n_qpus=128), "log-parallel"),
-        "paper-cost-dp": (paper.replace(w_attempt=0.05, w_fail=0.5, cache_capacity=0), "dp-optimal"),
+        "paper-cost-dp": (paper.replace(w_attempt=0.05, w_fail=0.5, cache_capacity=0), "single-request-dp"),
         "paper-random": (paper.replace(n_qpus=5, fibre_km_max=9.0), "random"),
         "contention-deadline": (HubConfig.preset("contention"), "deadline"),
         "contention-random": (HubConfig.preset("contention"), "random"),
@@ -65,20 +70,20 @@ def scenarios(trace_path: str) -> dict[str, tuple[HubConfig, str]]:
     }
 
 
-def fingerprint(config: HubConfig, policy_name: str) -> dict:
-    """The digest and end totals of one seeded rollout of ``BATCH`` envs."""
-    env = ModEnHubVectorEnv(BATCH, config=config)
+def fingerprint(config: HubConfig, policy_name: str, batch: int = BATCH, steps: int = STEPS) -> dict:
+    """The digest and end totals of one seeded rollout of ``batch`` envs for ``steps`` rounds."""
+    env = ModEnHubVectorEnv(batch, config=config)
     policy = make_policy(policy_name, config, seed=0) if policy_name == "random" else make_policy(policy_name, config)
     gen = np.random.default_rng(7)
     digest = hashlib.sha256()
     obs, _ = env.reset(seed=1000)
     finished = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         masks = env.action_masks()
         digest.update(obs.tobytes())
         digest.update(masks.tobytes())
         if policy_name == "random":
-            actions = gen.integers(0, config.k_max + 1, size=(BATCH, env.single_action_space.shape[0]))
+            actions = gen.integers(0, config.k_max + 1, size=(batch, env.single_action_space.shape[0]))
         else:
             actions, _ = policy.predict(obs)
         obs, reward, terminated, truncated, info = env.step(actions)
@@ -88,17 +93,22 @@ def fingerprint(config: HubConfig, policy_name: str) -> dict:
             episode = info["final_info"]["episode"]
             for i in np.flatnonzero(info["_final_info"]):
                 finished.append({k: float(v[i]) for k, v in episode.items() if not k.startswith("_") and k != "latency_hist"})
-    totals = {k: [float(x) for x in v] for k, v in env.core.state.totals.items()}
+    totals = {k: [float(x) for x in v] for k, v in env.core.snapshot().totals.items()}
     return {"digest": digest.hexdigest(), "totals": totals, "finished": finished[:FINISHED_KEPT]}
 
 
-def compute_all() -> dict[str, dict]:
+def compute_all(batch: int = BATCH, steps: int = STEPS) -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as folder:
         trace = Path(folder) / "trace.csv"
         trace.write_text(TRACE_ROWS)
-        return {name: fingerprint(cfg, policy) for name, (cfg, policy) in scenarios(str(trace)).items()}
+        return {name: fingerprint(cfg, policy, batch, steps) for name, (cfg, policy) in scenarios(str(trace)).items()}
 
 
 if __name__ == "__main__":
-    FINGERPRINTS.write_text(json.dumps(compute_all(), indent=1, sort_keys=True) + "\n")
-    print(f"wrote {FINGERPRINTS}")
+    import sys
+
+    short = "--short" in sys.argv[1:]  # only the short rollouts; the long ones stay pinned
+    path = SHORT_FINGERPRINTS if short else FINGERPRINTS
+    pinned = compute_all(SHORT_BATCH, SHORT_STEPS) if short else compute_all()
+    path.write_text(json.dumps(pinned, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path}")

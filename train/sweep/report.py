@@ -10,36 +10,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from train import stats
 from train.files import save_figure, write_atomic, write_csv
 from train.sweep.spec import METRICS, SweepSpec, group_label
 
-# Student t quantiles t_{0.975, df} for df = 1..30; beyond, a Cornish-Fisher expansion.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
-
 
 def t_quantile_975(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
-    if df < 1:
-        return math.nan
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959963984540054
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom (``nan`` below 1)."""
+    return stats.t_quantile(0.975, df) if df >= 1 else math.nan
 
 
 def seed_interval(values: list[float]) -> tuple[float, float, float]:
     """Mean over seeds with its 95% Student t interval (``nan`` bounds for one seed)."""
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = sum(values) / n
-    if n < 2:
-        return mean, math.nan, math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
+    return stats.t_interval(values)
 
 
 def trial_columns(spec: SweepSpec, heuristics: list[str]) -> list[str]:
