@@ -40,12 +40,16 @@ def test_circuits__quick_run_writes_every_policy_on_every_circuit(extra, tmp_pat
         assert float(r["log10_fidelity"]) < 0
     ghz = [r for r in rows if r["family"] == "ghz"]
     assert {int(r["gates"]) for r in ghz} == {3}  # a chain cut once between each two of the 4 QPUs
-    assert float(ghz[0]["vs_reference"]) == 0.0  # log-parallel against itself
+    assert float(ghz[0]["rounds_saved"]) == 0.0 and ghz[0]["verdict"] == "tie"  # log-parallel against itself
+    for r in rows:  # the paired difference is that of the means, over the same seeds
+        same = [x for x in rows if x["family"] == r["family"] and x["policy"] == "log-parallel"][0]
+        assert float(r["rounds_saved"]) == pytest.approx(float(same["makespan"]) - float(r["makespan"]), abs=1e-3)
     assert (tmp_path / "circuits.png").stat().st_size > 0
     table = (tmp_path / "circuits.md").read_text()
     assert "| ghz:16 | 4 | 3 | 3 | 0.51 |" in table  # 3 gates / (8 attempts x p(4) = 0.244) = 1.54 rounds
     out = capsys.readouterr().out
-    assert "critical-path: mean makespan / lower bound" in out and "circuits.csv" in out
+    assert "critical-path: mean makespan / lower bound" in out and "against log-parallel, paired" in out
+    assert "circuits.csv" in out
 
 
 def test_circuits__resume_keeps_the_finished_circuits(extra, tmp_path, monkeypatch):

@@ -6,8 +6,9 @@ partitioner) and policy: the makespan [rounds] and its ratio to the circuit's lo
 (``RequestDag.lower_bound``: the makespan if every ebit arrived at once), ebits heralded
 and attempts per non-local gate, and the circuit's fidelity, the product over its
 non-local gates of the teleported gate's fidelity ``(2F + 1) / 3``, as ``log10`` (local
-gates taken as perfect); 95% CIs over the episodes, and the makespan's paired difference
-to log-parallel on the same seeds. Beside the lower bound, the capacity bound
+gates taken as perfect), with Student t 95% CIs over the episodes; and the rounds each
+policy saves against log-parallel, paired over the same seeds, with its t interval and
+verdict (``better``: the interval lies above 0). Beside the lower bound, the capacity bound
 (:func:`capacity_bound`): where the hub's capacity binds, no schedule comes near the
 lower bound. Writes ``OUT/circuits.{csv,md,png}``.
 
@@ -59,14 +60,14 @@ EPISODE_ROUNDS = 1_000_000
 METRICS = {
     "makespan": "makespan [rounds]",
     "ratio": "makespan / lower bound",
-    "vs_reference": f"makespan - {REFERENCE}'s, same seeds [rounds]",
+    "rounds_saved": f"rounds saved against {REFERENCE}, same seeds",
     "ebits_per_gate": "ebits per non-local gate",
     "attempts_per_gate": "attempts per non-local gate",
     "log10_fidelity": "circuit fidelity (log10)",
 }
 COLUMNS = ["family", "qubits", "n_qpus", "policy", "circuit", "gates", "lower_bound", "capacity_bound", "episodes",
            "completed"]
-COLUMNS += [f"{key}{end}" for key in METRICS for end in ("", "_lo", "_hi")] + ["settings"]
+COLUMNS += [f"{key}{end}" for key in METRICS for end in ("", "_lo", "_hi")] + ["verdict", "settings"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,6 @@ def measure_cell(cell: Cell, policies: tuple[str, ...], episodes: int, seed: int
         per_episode = {
             "makespan": run["rounds"],
             "ratio": run["rounds"] / bound if bound > 0 else np.full(episodes, math.nan),
-            "vs_reference": run["rounds"] - reference["rounds"] if reference is not None else np.full(episodes, math.nan),
             "ebits_per_gate": run["ebits"] / gates if gates else np.full(episodes, math.nan),
             "attempts_per_gate": run["attempts"] / gates if gates else np.full(episodes, math.nan),
             "log10_fidelity": run["log10_fidelity"],
@@ -162,8 +162,12 @@ def measure_cell(cell: Cell, policies: tuple[str, ...], episodes: int, seed: int
                                "capacity_bound": capacity_bound(config, dag), "episodes": episodes,
                                "completed": int(done.sum())}
         for key, values in per_episode.items():
-            kept = values[done & np.isfinite(values)] if key != "vs_reference" else values[np.isfinite(values)]
-            row[key], row[f"{key}_lo"], row[f"{key}_hi"] = stats.sample_interval(kept)
+            row[key], row[f"{key}_lo"], row[f"{key}_hi"] = stats.t_interval(values[done & np.isfinite(values)])
+        # Paired over the same episodes, truncated ones included (at the truncation round).
+        saved = (stats.paired_difference(reference["rounds"], run["rounds"]) if reference is not None
+                 else (math.nan, math.nan, math.nan))
+        row["rounds_saved"], row["rounds_saved_lo"], row["rounds_saved_hi"] = saved
+        row["verdict"] = stats.verdict(saved[1], saved[2])
         rows.append(row)
     return rows
 
@@ -229,7 +233,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     metric per row."""
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     episodes = max(int(r["episodes"]) for r in rows)
-    lines = [f"Makespan / lower bound, mean [95% CI] over {episodes} episodes (the same seeds for every policy); "
+    lines = [f"Makespan / lower bound, mean [95% Student t CI] over {episodes} episodes (the same seeds for every "
+             "policy); "
              "the capacity bound on the expected makespan, G / (S p), over the lower bound beside it.",
              "", "| circuit | N | non-local gates | lower bound [rounds] | capacity bound / lower bound | "
              + " | ".join(policies) + " |", "|---" * (5 + len(policies)) + "|"]
@@ -242,16 +247,17 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         bound, capacity = int(first["lower_bound"]), float(first["capacity_bound"])
         shown = f"{capacity / bound:.2f}" if bound > 0 and math.isfinite(capacity) else "-"
         lines.append(f"| {first['circuit']} | {n} | {first['gates']} | {bound} | {shown} | " + " | ".join(ratios) + " |")
-    lines += ["", "Every metric (makespan and its difference to log-parallel's on the same seeds in rounds; "
-              "circuit fidelity as log10 of the product of the non-local gates' fidelities).", "",
-              "| circuit | N | policy | completed | " + " | ".join(METRICS.values()) + " |",
-              "|---" * (4 + len(METRICS)) + "|"]
-    digits = {"makespan": 0, "ratio": 2, "vs_reference": 1, "ebits_per_gate": 2, "attempts_per_gate": 2,
+    lines += ["", f"Every metric (the rounds saved against {REFERENCE} paired over the same seeds, with its "
+              "verdict: better when the interval lies above 0; circuit fidelity as log10 of the product of the "
+              "non-local gates' fidelities).", "",
+              "| circuit | N | policy | completed | " + " | ".join(METRICS.values()) + " | verdict |",
+              "|---" * (5 + len(METRICS)) + "|"]
+    digits = {"makespan": 0, "ratio": 2, "rounds_saved": 1, "ebits_per_gate": 2, "attempts_per_gate": 2,
               "log10_fidelity": 2}
     for r in rows:
         cells = [_cell(r, key, digits[key]) for key in METRICS]
         lines.append(f"| {r['circuit']} | {r['n_qpus']} | {r['policy']} | {r['completed']}/{r['episodes']} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(cells) + f" | {r['verdict']} |")
     return "\n".join(lines)
 
 
@@ -309,8 +315,11 @@ def summary(rows: list[dict[str, Any]]) -> str:
     for policy in policies:
         ratios = [float(r["ratio"]) for r in rows if r["policy"] == policy and math.isfinite(float(r["ratio"]))]
         mean = sum(ratios) / len(ratios) if ratios else math.nan
+        verdicts = [r["verdict"] for r in rows if r["policy"] == policy]
+        paired = (f"; against {REFERENCE}, paired: shorter in {verdicts.count('better')}, longer in "
+                  f"{verdicts.count('worse')}" if policy != REFERENCE and REFERENCE in policies else "")
         lines.append(f"{policy}: mean makespan / lower bound {mean:.2f} over {len(ratios)} circuits; "
-                     f"the shortest mean makespan in {best.count(policy)} of {len(by_cell)}")
+                     f"the shortest mean makespan in {best.count(policy)} of {len(by_cell)}{paired}")
     return "\n".join(lines)
 
 
