@@ -61,6 +61,9 @@ class HubConfig:
     :param request_slots: ``K``, pending requests shown to the agent (oldest first).
     :param prefetch_slots: ``M``, candidate pairs the agent may prefetch; 0 disables.
     :param k_max: most attempts the agent may launch for one slot in one round.
+    :param observation_version: the layout of the agent's observation: 0 (``ModEnHub-v0``)
+        or 1 (``ModEnHub-v1``, which adds what the capacities ``S`` and ``c_i`` leave each
+        slot); ``gymnasium.make("ModEnHub-v1")`` sets 1.
     :param w_fail: reward weight (penalty) of a request that reaches its deadline unserved.
     :param w_attempt: reward weight (cost) of one entanglement attempt.
     """
@@ -93,6 +96,7 @@ class HubConfig:
     request_slots: int = 4
     prefetch_slots: int = 0
     k_max: int = 12
+    observation_version: int = 0
     w_fail: float = 0.0
     w_attempt: float = 0.0
 
@@ -126,6 +130,7 @@ class HubConfig:
         _check_int(self, "request_slots", 1, 256)
         _check_int(self, "prefetch_slots", 0, 256)
         _check_int(self, "k_max", 1, 1024)
+        _check_int(self, "observation_version", 0, 1)
         _check_real(self, "w_fail", 0.0, 1e6)
         _check_real(self, "w_attempt", 0.0, 1e6)
         if self.workload == "poisson" and self.episode_rounds is None:

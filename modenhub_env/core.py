@@ -147,7 +147,7 @@ class HubCore:
                              hash_slots(config))
         iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout)
         b, width, scratch = self.batch, self.layout.width, work_width(config)
-        size = observation_size(config.request_slots, config.prefetch_slots)
+        size = observation_size(config.request_slots, config.prefetch_slots, config.observation_version)
         sections = {kn.I_AT_WORK: width, kn.I_AT_ROUND_LATENCY: width + scratch,
                     kn.I_AT_FINAL_LATENCY: width + scratch + self.max_budget, kn.I_OBS_SIZE: size}
         for index, value in sections.items():
@@ -276,6 +276,13 @@ class HubCore:
         scratch = np.zeros((self.batch, 3 * self.n_slots), dtype=np.int64)
         returns = np.zeros(self.batch)
         policy = np.ascontiguousarray(policy, dtype=np.float64)
+        version = self.config.observation_version
+        if policy.shape != (kn.P_SIZE,) or policy[kn.P_OBS_VERSION] != version:
+            raise ValueError(
+                f"policy must be the (P_SIZE={kn.P_SIZE},) params of a scheduler built for this scenario's "
+                f"observation_version={version}, got shape {policy.shape}"
+                + (f" and version {policy[kn.P_OBS_VERSION]:g}" if policy.shape == (kn.P_SIZE,) else "")
+            )
         # Whole episodes are long: even two envs are worth a thread each.
         _spread(kn.play_rows, self.batch, 2, keys, self._ints, self._valid, self._floats, self._obs,
                 self._iconsts, self._fconsts, policy, actions, scratch, returns)
@@ -372,7 +379,7 @@ def scenario_arrays(
         kn.I_STORAGE: -1 if storage >= NEVER_AGE or cfg.cache_size == 0 else int(storage),
         kn.I_K_PARALLEL: cfg.k_parallel, kn.I_TRACE_ROWS: trace.rows if trace else 0,
         kn.I_CDF_SIZE: cdf.size, kn.I_POP_SIZE: popularity.cdf.size if popularity else 0,
-        kn.I_STARTS_SIZE: starts.size,
+        kn.I_STARTS_SIZE: starts.size, kn.I_OBS_VERSION: cfg.observation_version,
     }
     offsets = layout.offsets()
     names = {

@@ -118,7 +118,8 @@ I_AT_WORK, I_AT_ROUND_LATENCY, I_AT_FINAL_LATENCY, I_OBS_SIZE = 39, 40, 41, 42
 # The cache's index: slots of its hash table (a power of two), then offsets of the
 # entries' chains and of the table.
 I_H, I_AT_CNEXT, I_AT_HASH = 43, 44, 45
-I_SIZE = 46
+I_OBS_VERSION = 46  # the observation's layout: 0 (ModEnHub-v0) or 1 (ModEnHub-v1)
+I_SIZE = 47
 
 # fparams: the scenario's reals.
 F_P_BSM = 0  # Bell-state-measurement success probability
@@ -156,8 +157,11 @@ OUT_WIDTH = 25
 O_COUNTERS = 3  # first counter column
 N_COUNTERS = 14
 
-# Observation layout (names in ``modenhub_env.observation``).
+# Observation layout (names in ``modenhub_env.observation``): features of the global
+# block, of a request slot and of a prefetch slot, in version 0 and in version 1, which
+# appends its own to each block.
 N_GLOBAL, N_REQUEST, N_PREFETCH = 6, 9, 6
+N_GLOBAL_V1, N_REQUEST_V1, N_PREFETCH_V1 = 8, 12, 9
 
 # Random streams: one per kind of draw, so that adding draws of one kind never shifts another.
 ATTEMPTS, ARRIVAL_COUNT, ARRIVAL_PAIRS = 1, 2, 3
@@ -731,6 +735,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
     _fill_slots(i, ints, valid, iparams, work)
     n, k, m, q, c = iparams[I_N], iparams[I_K], iparams[I_M], iparams[I_Q], iparams[I_C]
     s = k + m
+    n_global, n_request, n_prefetch = _obs_widths(iparams[I_OBS_VERSION])
     k_max, max_budget, per_pair = iparams[I_KMAX], iparams[I_MAX_BUDGET], iparams[I_PER_PAIR]
     now = ints[i, S_ROUND]
     f0, t_coh = fparams[F_F0], fparams[F_T_COH]
@@ -764,7 +769,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
         fidelity = werner_fidelity(now - youngest, f0, t_coh) if youngest >= 0 else 0.0
         limit_share = work[i, j] / k_max
         if j < k:
-            at = N_GLOBAL + N_REQUEST * j
+            at = n_global + n_request * j
             slack = ints[i, iparams[I_AT_DEADLINE] + j] - now
             spent = ints[i, iparams[I_AT_ATTEMPTS] + j] / (k_max * max_budget)
             obs[i, at] = 1.0
@@ -777,7 +782,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
             obs[i, at + 7] = _unit(1.0 - (1.0 - p) ** float(slack))
             obs[i, at + 8] = _unit(limit_share)
         else:
-            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * (j - k)
+            at = n_global + n_request * k + n_prefetch * (j - k)
             since = now - ints[i, iparams[I_AT_RROUND] + j - k]
             obs[i, at] = 1.0
             obs[i, at + 1] = _unit(p)
@@ -785,9 +790,71 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
             obs[i, at + 3] = _unit(fidelity)
             obs[i, at + 4] = _unit(1.0 / (1.0 + since))
             obs[i, at + 5] = _unit(limit_share)
+    if iparams[I_OBS_VERSION] >= 1:
+        _observe_load(i, iparams, obs, work, n_request, n_prefetch)
     out[i, O_ROUND] = now
     out[i, O_PENDING] = pending
     out[i, O_CACHE_FILL] = filled
+
+
+@njit(**JIT, inline="always")
+def _obs_widths(version: int) -> tuple[int, int, int]:
+    """Features of the global block, of a request slot and of a prefetch slot in
+    observation ``version``."""
+    if version >= 1:
+        return N_GLOBAL_V1, N_REQUEST_V1, N_PREFETCH_V1
+    return N_GLOBAL, N_REQUEST, N_PREFETCH
+
+
+@njit(**JIT, inline="always")
+def _qpu_claim(i: int, work, s: int, j: int, first: int, last: int) -> int:
+    """[attempts] The most that the slots ``first..last-1`` but ``j`` may launch on the
+    busier of slot ``j``'s two QPUs: their limits summed per QPU (a slot on both counts once)."""
+    a, b = work[i, s + j], work[i, 2 * s + j]
+    on_a, on_b = 0, 0
+    for e in range(first, last):
+        limit = work[i, e]
+        if e == j or limit == 0:
+            continue
+        ea, eb = work[i, s + e], work[i, 2 * s + e]
+        if ea == a or eb == a:
+            on_a += limit
+        if ea == b or eb == b:
+            on_b += limit
+    return max(on_a, on_b)
+
+
+@njit(**JIT)
+def _observe_load(i: int, iparams, obs, work, n_request: int, n_prefetch: int) -> None:
+    """The features observation version 1 adds (``docs/env.md#observation-space``), from
+    the slots' pairs and limits in ``work``: globally the share of ``S`` left if every
+    slot launched its limit, and ``c_i / k_max``; per present slot the attempts older
+    (then younger) slots may launch on its busier QPU as a share of ``c_i``, and the
+    attempts it is granted whatever the older slots ask, ``/ k_max``."""
+    k, m, k_max = iparams[I_K], iparams[I_M], iparams[I_KMAX]
+    s = k + m
+    hub, per_qpu = iparams[I_CAPACITY], iparams[I_COMM]
+    claimed = 0  # [attempts] the limits of all slots
+    for j in range(s):
+        claimed += work[i, j]
+    obs[i, N_GLOBAL] = 1.0 if hub < 0 else _unit((hub - claimed) / hub)
+    obs[i, N_GLOBAL + 1] = 1.0 if per_qpu < 0 else _unit(per_qpu / k_max)
+    older = 0  # [attempts] the limits of the slots before ``j``
+    for j in range(s):
+        if work[i, 3 * s + j]:
+            at = N_GLOBAL_V1 + n_request * j + N_REQUEST
+            if j >= k:
+                at = N_GLOBAL_V1 + n_request * k + n_prefetch * (j - k) + N_PREFETCH
+            before, after = _qpu_claim(i, work, s, j, 0, j), _qpu_claim(i, work, s, j, j + 1, s)
+            sure = work[i, j]
+            if hub >= 0:
+                sure = min(sure, hub - older)
+            if per_qpu >= 0:
+                sure = min(sure, per_qpu - before)
+                obs[i, at] = _unit(before / per_qpu)
+                obs[i, at + 1] = _unit(after / per_qpu)
+            obs[i, at + 2] = _unit(max(sure, 0) / k_max)
+        older += work[i, j]
 
 
 @njit(**JIT, inline="always")
@@ -998,7 +1065,8 @@ def next_episode_keys(keys):
 P_CODE, P_K, P_M, P_KMAX, P_CAPACITY, P_K_PARALLEL, P_SLACK_SCALE = 0, 1, 2, 3, 4, 5, 6
 P_W_ATTEMPT, P_W_FAIL = 7, 8
 P_TARGET, P_REQUEST_CAP, P_PREFETCH, P_PREFETCH_ATTEMPTS, P_GIVE_UP = 9, 10, 11, 12, 13
-P_SIZE = 14
+P_OBS_VERSION = 14  # the layout of the observations it reads
+P_SIZE = 15
 SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP = 0, 1, 2, 3
 _UNREACHABLE = 2**31 - 1  # [attempts] of a target no number of attempts reaches
 
@@ -1077,9 +1145,9 @@ def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
 
 
 @njit(**JIT, inline="always")
-def _likelihood(i: int, j: int, obs, k: int) -> float:
+def _likelihood(i: int, j: int, obs, k: int, n_global: int, n_request: int) -> float:
     """``p_ab`` of request slot ``j`` (0 if empty); 0 for a prefetch slot."""
-    at = N_GLOBAL + N_REQUEST * j
+    at = n_global + n_request * j
     if j >= k or obs[i, at + _R_PRESENT] <= 0.5:
         return 0.0
     return float(obs[i, at + _R_P])
@@ -1091,6 +1159,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
     code, k, m = int(policy[P_CODE]), int(policy[P_K]), int(policy[P_M])
     s = k + m
     scale = int(policy[P_SLACK_SCALE])
+    n_global, n_request, n_prefetch = _obs_widths(int(policy[P_OBS_VERSION]))
     wanted, order, keys = scratch[i, :s], scratch[i, s : 2 * s], scratch[i, 2 * s : 3 * s]
     for j in range(s):
         wanted[j], order[j] = 0, j
@@ -1100,13 +1169,13 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
         for j in range(m):
             actions[i, k + j] = 0
         for j in range(k):
-            if obs[i, N_GLOBAL + N_REQUEST * j + _R_PRESENT] > 0.5 and limits[i, j] > 0:
+            if obs[i, n_global + n_request * j + _R_PRESENT] > 0.5 and limits[i, j] > 0:
                 actions[i, j] = 1
                 break
         return
     # Request features, read as policies do: slack rounded back to whole rounds.
     for j in range(k):
-        at = N_GLOBAL + N_REQUEST * j
+        at = n_global + n_request * j
         present = obs[i, at + _R_PRESENT] > 0.5
         p = float(obs[i, at + _R_P]) if present else 0.0
         slack = int(np.rint(float(obs[i, at + _R_SLACK]) * scale)) if present else 0
@@ -1125,7 +1194,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
         keys[j] = slack if present else scale + 1
     if code == DEADLINE:
         for j in range(m):
-            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * j
+            at = n_global + n_request * k + n_prefetch * j
             present = obs[i, at + _PF_PRESENT] > 0.5
             cached = float(obs[i, at + _PF_CACHED]) if present else 0.0
             if policy[P_PREFETCH] > 0 and cached <= 0.0:
@@ -1136,7 +1205,9 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             j = order[t]
             u = t
             while u > 0 and (keys[order[u - 1]] > keys[j] or (
-                    keys[order[u - 1]] == keys[j] and _likelihood(i, order[u - 1], obs, k) < _likelihood(i, j, obs, k))):
+                    keys[order[u - 1]] == keys[j]
+                    and _likelihood(i, order[u - 1], obs, k, n_global, n_request)
+                    < _likelihood(i, j, obs, k, n_global, n_request))):
                 order[u] = order[u - 1]
                 u -= 1
             order[u] = j
