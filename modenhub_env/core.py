@@ -43,7 +43,7 @@ PARALLEL_MIN_BATCH = 256
 
 #: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
 INFO_COLUMNS = COUNTERS + (
-    "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
+    "reward_served", "reward_failed", "reward_attempts", "reward_fidelity", "ebit_fidelity", "gate_fidelity",
     "round", "pending", "cache_fill",
 )
 #: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
@@ -394,7 +394,7 @@ def scenario_arrays(
         iparams[index] = value
     fparams = np.zeros(kn.F_SIZE)
     fparams[kn.F_P_BSM], fparams[kn.F_F0], fparams[kn.F_T_COH] = cfg.p_bsm, cfg.f0, cfg.t_coh
-    fparams[kn.F_W_FAIL], fparams[kn.F_W_ATTEMPT] = cfg.w_fail, cfg.w_attempt
+    fparams[kn.F_W_FAIL], fparams[kn.F_W_ATTEMPT], fparams[kn.F_W_FIDELITY] = cfg.w_fail, cfg.w_attempt, cfg.w_fidelity
     capacity = cfg.max_attempts_per_round
     fparams[kn.F_OBS_CAPACITY] = 1.0 if capacity is None else min(1.0, capacity / (cfg.request_slots * cfg.k_max))
     fparams[kn.F_OBS_LOG2N] = math.log2(cfg.n_qpus) / 12.0

@@ -80,9 +80,11 @@ class ModEnHubEnv(gym.Env):
 
     ## Rewards
 
-    Per round, ``served - w_fail * failed - w_attempt * attempts`` (attempts include
-    prefetch attempts). ``info`` holds the three components (``reward_served``,
-    ``reward_failed``, ``reward_attempts``) and the round's counters: ``arrived``,
+    Per round, ``served - w_fail * failed - w_attempt * attempts - w_fidelity * sum(F0 -
+    F)`` (attempts include prefetch attempts; the sum runs over the requests served, ``F``
+    the fidelity of the ebit that served each, ``F0`` for a fresh one). ``info`` holds the
+    four components (``reward_served``, ``reward_failed``, ``reward_attempts``,
+    ``reward_fidelity``) and the round's counters: ``arrived``,
     ``served``, ``failed``, ``rejected``, ``attempts``, ``prefetch_attempts``,
     ``clipped_attempts``, ``cache_hits``, ``cached``, ``wasted``, ``expired``,
     ``fidelity_sum``, ``latency_sum``, the mean delivered ``ebit_fidelity`` and
@@ -108,7 +110,7 @@ class ModEnHubEnv(gym.Env):
     ```
 
     * ``config``: a :class:`HubConfig`; or ``preset``: ``paper`` (default),
-      ``contention``, ``decoherence`` or ``hotspot``;
+      ``contention``, ``decoherence``, ``decoherence-short`` or ``hotspot``;
     * any ``HubConfig`` field as a keyword, overriding the preset;
     * ``render_mode``: ``"ansi"`` (text summary of the round) or ``"rgb_array"``.
 

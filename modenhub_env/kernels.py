@@ -130,7 +130,8 @@ F_W_ATTEMPT = 4  # reward weight of one attempt
 F_OBS_CAPACITY = 5  # global feature: hub capacity
 F_OBS_LOG2N = 6  # global feature: log2(N) / 12
 F_OBS_KPAR = 7  # global feature: k(N) / k_max
-F_SIZE = 8
+F_W_FIDELITY = 8  # reward weight of the fidelity a served request's ebit lost in storage
+F_SIZE = 9
 
 # Columns of ``ints`` before the per-env arrays.
 S_ROUND = 0  # [rounds] since the episode began
@@ -150,10 +151,10 @@ O_REWARD, O_TERMINATED, O_TRUNCATED = 0, 1, 2
 O_ARRIVED, O_SERVED, O_FAILED, O_REJECTED, O_ATTEMPTS, O_PREFETCH = 3, 4, 5, 6, 7, 8
 O_CLIPPED, O_CACHE_HITS, O_CACHED, O_WASTED, O_EXPIRED = 9, 10, 11, 12, 13
 O_FIDELITY_SUM, O_LATENCY_SUM, O_ATTEMPTS_SQ = 14, 15, 16
-O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS = 17, 18, 19
-O_EBIT_FIDELITY, O_GATE_FIDELITY = 20, 21
-O_ROUND, O_PENDING, O_CACHE_FILL = 22, 23, 24
-OUT_WIDTH = 25
+O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS, O_REWARD_FIDELITY = 17, 18, 19, 20
+O_EBIT_FIDELITY, O_GATE_FIDELITY = 21, 22
+O_ROUND, O_PENDING, O_CACHE_FILL = 23, 24, 25
+OUT_WIDTH = 26
 O_COUNTERS = 3  # first counter column
 N_COUNTERS = 14
 
@@ -437,22 +438,28 @@ def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
 
 @njit(**JIT)
 def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> None:
-    """Serve the requests that reserved a cached ebit, and free those entries."""
+    """Serve the requests that reserved a cached ebit, and free those entries; the fidelity
+    their ebits lost in the cache, the sum of ``F0 - F``, goes to ``O_REWARD_FIDELITY``
+    until :func:`_finish` weighs it."""
     at_reserved, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CBIRTH]
     fidelity_sum = 0.0
+    lost = 0.0
     squares = 0.0
     for j in range(iparams[I_Q]):
         entry = ints[i, at_reserved + j]
         if entry < 0:
             continue
         age = ints[i, S_ROUND] - ints[i, at_birth + entry]
-        fidelity_sum += werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
+        fidelity = werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
+        fidelity_sum += fidelity
+        lost += fparams[F_F0] - fidelity
         squares += _record_served(i, j, ints, iparams, out, latency)
         out[i, O_CACHE_HITS] += 1.0
         _cache_drop(i, ints, iparams, entry)
         valid[i, j] = False
         ints[i, at_reserved + j] = -1
     out[i, O_FIDELITY_SUM] += fidelity_sum
+    out[i, O_REWARD_FIDELITY] = lost
     out[i, O_ATTEMPTS_SQ] += squares
 
 
@@ -901,7 +908,11 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
     out[i, O_REWARD_SERVED] = served
     out[i, O_REWARD_FAILED] = -fparams[F_W_FAIL] * out[i, O_FAILED]
     out[i, O_REWARD_ATTEMPTS] = -fparams[F_W_ATTEMPT] * (out[i, O_ATTEMPTS] + out[i, O_PREFETCH])
-    out[i, O_REWARD] = out[i, O_REWARD_SERVED] + out[i, O_REWARD_FAILED] + out[i, O_REWARD_ATTEMPTS]
+    # The column holds the fidelity the ebits served from the cache lost there (see
+    # :func:`_serve_from_cache`); fresh ebits lose none.
+    out[i, O_REWARD_FIDELITY] = -fparams[F_W_FIDELITY] * out[i, O_REWARD_FIDELITY]
+    out[i, O_REWARD] = (out[i, O_REWARD_SERVED] + out[i, O_REWARD_FAILED] + out[i, O_REWARD_ATTEMPTS]
+                        + out[i, O_REWARD_FIDELITY])
     if served > 0:
         ebit = out[i, O_FIDELITY_SUM] / served
         out[i, O_EBIT_FIDELITY] = ebit

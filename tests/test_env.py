@@ -17,7 +17,7 @@ from modenhub_env import PRESETS, HubConfig, ModEnHubEnv
 from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
-REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts")
+REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts", "reward_fidelity")
 
 
 def snapshot(env: ModEnHubEnv) -> dict:
