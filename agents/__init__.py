@@ -6,7 +6,13 @@
 
 from agents.base import Policy
 from agents.dp import OptimalSingleRequestPolicy, dp_value_table
-from agents.heuristics import DeadlinePolicy, LogParallelPolicy, SequentialPolicy, attempts_for_target
+from agents.heuristics import (
+    DeadlinePolicy,
+    LogParallelPolicy,
+    PrefetchValuePolicy,
+    SequentialPolicy,
+    attempts_for_target,
+)
 from agents.random_policy import RandomPolicy
 from agents.registry import POLICIES, make_policy
 from agents.view import ObservationView, parse_observation
@@ -18,6 +24,7 @@ __all__ = [
     "ObservationView",
     "OptimalSingleRequestPolicy",
     "Policy",
+    "PrefetchValuePolicy",
     "RandomPolicy",
     "SequentialPolicy",
     "attempts_for_target",

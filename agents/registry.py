@@ -6,7 +6,7 @@ from typing import Any
 
 from agents.base import Policy
 from agents.dp import OptimalSingleRequestPolicy
-from agents.heuristics import DeadlinePolicy, LogParallelPolicy, SequentialPolicy
+from agents.heuristics import DeadlinePolicy, LogParallelPolicy, PrefetchValuePolicy, SequentialPolicy
 from agents.random_policy import RandomPolicy
 from modenhub_env.config import HubConfig
 
@@ -16,6 +16,7 @@ POLICIES: dict[str, type[Policy]] = {
     "deadline": DeadlinePolicy,
     "random": RandomPolicy,
     "dp-optimal": OptimalSingleRequestPolicy,
+    "prefetch-value": PrefetchValuePolicy,
 }
 
 

@@ -277,11 +277,11 @@ class HubCore:
         returns = np.zeros(self.batch)
         policy = np.ascontiguousarray(policy, dtype=np.float64)
         version = self.config.observation_version
-        if policy.shape != (kn.P_SIZE,) or policy[kn.P_OBS_VERSION] != version:
+        if policy.ndim != 1 or policy.size < kn.P_SIZE or policy[kn.P_OBS_VERSION] != version:
             raise ValueError(
-                f"policy must be the (P_SIZE={kn.P_SIZE},) params of a scheduler built for this scenario's "
-                f"observation_version={version}, got shape {policy.shape}"
-                + (f" and version {policy[kn.P_OBS_VERSION]:g}" if policy.shape == (kn.P_SIZE,) else "")
+                f"policy must be the params (at least P_SIZE={kn.P_SIZE}) of a scheduler built for this "
+                f"scenario's observation_version={version}, got shape {policy.shape}"
+                + (f" and version {policy[kn.P_OBS_VERSION]:g}" if policy.ndim == 1 and policy.size >= kn.P_SIZE else "")
             )
         # Whole episodes are long: even two envs are worth a thread each.
         _spread(kn.play_rows, self.batch, 2, keys, self._ints, self._valid, self._floats, self._obs,

@@ -1077,13 +1077,15 @@ P_CODE, P_K, P_M, P_KMAX, P_CAPACITY, P_K_PARALLEL, P_SLACK_SCALE = 0, 1, 2, 3, 
 P_W_ATTEMPT, P_W_FAIL = 7, 8
 P_TARGET, P_REQUEST_CAP, P_PREFETCH, P_PREFETCH_ATTEMPTS, P_GIVE_UP = 9, 10, 11, 12, 13
 P_OBS_VERSION = 14  # the layout of the observations it reads
-P_SIZE = 15
-SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP = 0, 1, 2, 3
+# The prefetch-value scheduler's: cache_per_pair, the rows and the p_ab classes of its table.
+P_PER_PAIR, P_WORTH_ROWS, P_WORTH_CLASSES = 15, 16, 17
+P_SIZE = 18  # then the prefetch-value scheduler's classes and table (``agents.heuristics.PrefetchValuePolicy``)
+SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP, PREFETCH_VALUE = 0, 1, 2, 3, 4
 _UNREACHABLE = 2**31 - 1  # [attempts] of a target no number of attempts reaches
 
 # Request-slot feature offsets read by the schedulers (names in ``modenhub_env.observation``).
 _R_PRESENT, _R_P, _R_SLACK, _R_FROM_CACHE = 0, 1, 2, 6
-_PF_PRESENT, _PF_CACHED = 0, 2
+_PF_PRESENT, _PF_P, _PF_CACHED, _PF_RECENCY = 0, 1, 2, 4
 
 
 @njit(**JIT)
@@ -1145,6 +1147,42 @@ def _dp_choice(p: float, slack: int, limit: int, policy) -> int:
 
 
 @njit(**JIT)
+def _dp_value(p: float, rounds: int, limit: int, policy) -> float:
+    """The single-request optimum's expected reward with ``rounds`` rounds left, ``V(rounds)``."""
+    value = -policy[P_W_FAIL]
+    for _ in range(rounds):
+        value, _ = _dp_round(p, limit, policy[P_W_ATTEMPT], value)
+    return value
+
+
+@njit(**JIT)
+def _prefetch_choice(p: float, cached: int, since: int, limit: int, policy) -> int:
+    """Attempts ``n`` in ``0..limit`` maximising ``q(n) W - w_attempt n`` (the fewest among
+    equals), ``q(n) = 1 - (1 - p)**n``: 0 unless the expected value of prefetching is
+    positive (``docs/model.md#prefetch-value``). ``W = A - V B`` is the worth of one more
+    stored ebit of a pair last requested ``since`` rounds ago, shown with ``p`` and holding
+    ``cached``: ``A`` and ``B`` from the policy's table, ``V`` the single-request optimum's
+    value of serving a request of the pair fresh."""
+    if limit <= 0 or p <= 0.0:
+        return 0
+    per_pair, rows, classes = int(policy[P_PER_PAIR]), int(policy[P_WORTH_ROWS]), int(policy[P_WORTH_CLASSES])
+    column = classes  # any pair, unless p_ab is one of the classes
+    for c in range(classes):
+        if abs(policy[P_SIZE + c] - p) <= 1e-6 * p:
+            column = c
+            break
+    cell = (min(since, rows - 1) * (classes + 1) + column) * per_pair + min(cached, per_pair - 1)
+    at = P_SIZE + classes + 2 * cell
+    worth = policy[at] - _dp_value(p, int(policy[P_SLACK_SCALE]), limit, policy) * policy[at + 1]
+    best, choice = 0.0, 0
+    for n in range(1, limit + 1):
+        gain = (1.0 - (1.0 - p) ** float(n)) * worth - policy[P_W_ATTEMPT] * n
+        if gain > best:
+            best, choice = gain, n
+    return choice
+
+
+@njit(**JIT)
 def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
     """``actions[i]`` = ``wanted`` cut to ``capacity`` (-1: unlimited), serving the slots
     in ``order`` while the wanted total before them stays below it (the last may get a part)."""
@@ -1194,7 +1232,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
         limit = limits[i, j] if present else 0
         if code == LOG_PARALLEL:
             wanted[j] = 0 if from_cache else min(int(policy[P_K_PARALLEL]), limit)
-        elif code == SINGLE_REQUEST_DP:
+        elif code == SINGLE_REQUEST_DP or code == PREFETCH_VALUE:
             wanted[j] = 0 if from_cache else _dp_choice(p, slack, limit, policy)
         else:
             limit = min(limit, int(policy[P_REQUEST_CAP]))
@@ -1203,6 +1241,15 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             needed = attempts_for_target(p, slack, policy[P_TARGET])
             wanted[j] = 0 if skip else min(needed, limit)
         keys[j] = slack if present else scale + 1
+    if code == PREFETCH_VALUE:
+        for j in range(m):
+            at = n_global + n_request * k + n_prefetch * j
+            if obs[i, at + _PF_PRESENT] > 0.5:
+                cached = int(np.rint(float(obs[i, at + _PF_CACHED]) * policy[P_PER_PAIR]))
+                # recency = 1 / (1 + rounds since last requested), a float32 share
+                since = int(np.rint(1.0 / max(float(obs[i, at + _PF_RECENCY]), 1e-9) - 1.0))
+                p = float(obs[i, at + _PF_P])
+                wanted[k + j] = _prefetch_choice(p, cached, since, limits[i, k + j], policy)
     if code == DEADLINE:
         for j in range(m):
             at = n_global + n_request * k + n_prefetch * j
