@@ -32,7 +32,7 @@ The preset is the first qualifying candidate in the order above. Written to
 and paired differences to its best heuristic, whether it qualifies, and which is chosen.
 
 Usage: ``python -m train.decoherence_design [--episodes 200] [--seed 20000] [--out DIR]``
-(about 4 minutes on two cores); ``--out results`` regenerates the committed tables;
+(about 3 minutes on two cores); ``--out results`` regenerates the committed tables;
 ``--quick`` is a smoke run (2 candidates, 8 episodes of 32 rounds).
 """
 
