@@ -11,6 +11,7 @@ from agents.heuristics import (
     CriticalPathPolicy,
     DeadlinePolicy,
     LogParallelPolicy,
+    PrefetchValuePolicy,
     SequentialPolicy,
     attempts_for_target,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "LogParallelPolicy",
     "ObservationView",
     "Policy",
+    "PrefetchValuePolicy",
     "RandomPolicy",
     "SequentialPolicy",
     "SingleRequestDPPolicy",

@@ -116,6 +116,7 @@ class KernelPolicy(Policy):
         self.params[kernels.P_CAPACITY] = -1 if capacity is None else capacity
         self.params[kernels.P_SLACK_SCALE] = self.slack_scale
         self.params[kernels.P_W_ATTEMPT], self.params[kernels.P_W_FAIL] = cfg.w_attempt, cfg.w_fail
+        self.params[kernels.P_OBS_VERSION] = cfg.observation_version
 
     def act(self, obs: np.ndarray, limits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         obs = np.ascontiguousarray(obs, dtype=np.float32)

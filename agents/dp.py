@@ -55,7 +55,9 @@ def dp_value_table(
     limit = np.broadcast_to(np.asarray(k_max, dtype=np.int64), p.shape)
     if np.any(limit < 0):
         raise ValueError(f"k_max must be non-negative, got {k_max!r}")
-    flat_p, flat_limit = np.ascontiguousarray(p.ravel()), np.ascontiguousarray(limit.ravel())
+    # Fresh writable copies: a read-only view (a broadcast k_max) would compile the kernel
+    # for a second signature.
+    flat_p, flat_limit = np.array(p.ravel()), np.array(limit.ravel())
     values = np.empty((flat_p.size, rounds + 1))
     best_n = np.zeros((flat_p.size, rounds + 1), dtype=np.int64)
     kernels.single_request_dp_rows(flat_p, flat_limit, float(w_attempt), float(w_fail), values, best_n)

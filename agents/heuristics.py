@@ -1,5 +1,6 @@
 """Handcrafted schedulers: the paper's two heuristics (``docs/model.md#heuristics``), a
-slack-aware baseline for contention and critical-path-first for circuits.
+slack-aware baseline for contention, a prefetch-aware one for the cache and critical-path-first
+for circuits.
 
 Each decides from the observation alone and keeps the total of a round within the hub
 capacity ``S`` itself, so the env clips none of its attempts unless per-QPU limits
@@ -14,8 +15,9 @@ import math
 import numpy as np
 
 from agents.base import KernelPolicy
-from modenhub_env import kernels
+from modenhub_env import kernels, physics
 from modenhub_env.config import HubConfig
+from modenhub_env.workload import Popularity, all_pairs
 
 
 class SequentialPolicy(KernelPolicy):
@@ -146,6 +148,109 @@ class CriticalPathPolicy(KernelPolicy):
         self.params[kernels.P_TARGET], self.params[kernels.P_REQUEST_CAP] = target, self.per_request_cap
         self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
         self.params[kernels.P_LOOKAHEAD] = lookahead
+
+
+class PrefetchValuePolicy(KernelPolicy):
+    """The single-request DP for the requests, and prefetch where its expected value is
+    positive (``docs/model.md#prefetch-value``).
+
+    A prefetch candidate's future requests are inferred from what its slot shows, its
+    recency and its ``p_ab``, and from the scenario's workload, which the policy knows as
+    it knows ``w_attempt``: the pair of popularity rank ``r`` is asked for ``lambda_r``
+    times a round on average, and the ranking of pairs is the config's. The candidate was
+    last asked for ``s`` rounds ago, so it is the pair of rank ``r`` with probability
+    ``pi_r`` proportional to ``lambda_r exp(-lambda_r s)`` over the pairs whose ``p_ab`` is
+    the one shown (over every pair when more than ``MAX_CLASSES`` values of ``p_ab``
+    occur, or none matches), and its requests from now on are a Poisson process of rate
+    ``lambda_r``. One more stored ebit, beside the ``c`` the pair holds, serves the
+    ``(c + 1)``-th of them if it comes within the ebit's useful life ``H`` (the storage
+    limit, at most ``horizon``), ``t`` rounds from now, worth ``1 - w_fidelity (F0 - F(t))``
+    against ``V``, the single-request DP's value of serving that request fresh:
+
+    ``W = sum_r pi_r sum_{t <= H} P_r(the (c + 1)-th comes in round t) (1 - w_fidelity (F0 - F(t)) - V)``.
+
+    The candidate gets the attempts ``n`` (within its limit) that maximise
+    ``(1 - (1 - p)**n) W - w_attempt n``; none unless that is positive. Requests go first
+    within ``S`` (the slots' order), prefetch after. The sums over ranks and rounds do not
+    depend on ``V``, so they are tabulated here by ``s``, ``p_ab`` and ``c`` (``A``, the
+    expected worth of a use, and ``B``, the chance of one: ``W = A - V B``), and the
+    kernel reads the table.
+
+    :param config: the scenario (``w_attempt``, ``w_fail``, ``w_fidelity``, ``F0``,
+        ``T_coh``, the storage limit, ``cache_per_pair``, and the workload's popularity:
+        ``arrival_rate``, ``zipf_exponent`` and ``popularity_seed`` of a Poisson workload;
+        for the sequential and trace workloads, uniform pairs at one request a round).
+    :param horizon: most rounds ahead a stored ebit is counted on [rounds], 1 to 4,096;
+        it binds when the storage limit is longer. The default, 8, had the best summed
+        lead over the single-request DP on the decoherence and hotspot presets among 2, 4,
+        8, 16 and 32, on seeds (30,000+) that no evaluation uses.
+    """
+
+    kernel = kernels.PREFETCH_VALUE
+    SINCE_ROWS = 128  # rounds since last requested that the table tells apart
+    MAX_CLASSES = 64  # values of p_ab told apart; beyond, p_ab tells nothing of the pair
+
+    def __init__(self, config: HubConfig, horizon: int = 8) -> None:
+        super().__init__(config)
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or not 1 <= horizon <= 4096:
+            raise ValueError(f"horizon must be an integer in [1, 4096] rounds, got {horizon!r}")
+        self.horizon = int(min(horizon, config.storage_limit))
+        classes, table = worth_table(config, self.horizon, self.SINCE_ROWS, self.MAX_CLASSES)
+        self.params[kernels.P_PER_PAIR], self.params[kernels.P_WORTH_ROWS] = config.cache_per_pair, self.SINCE_ROWS
+        self.params[kernels.P_WORTH_CLASSES] = classes.size
+        self.params = np.concatenate([self.params, classes, table.ravel()])
+
+
+def ranked_pairs(config: HubConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs by popularity rank, their ``p_ab`` as the observation shows it (float32)
+    and their mean requests a round [requests/round]: the Poisson workload's
+    ``arrival_rate`` split by its Zipf weights (or evenly); for the other workloads, one
+    request a round split evenly."""
+    a, b = all_pairs(config.n_qpus)
+    if config.workload == "poisson" and config.zipf_exponent > 0:
+        popularity = Popularity.build(config)
+        a, b, weights = popularity.a, popularity.b, np.diff(popularity.cdf, prepend=0.0)
+    else:
+        weights = np.full(a.size, 1.0 / a.size)
+    total = config.arrival_rate if config.workload == "poisson" else 1.0
+    p_shown = np.asarray(config.p_pair(a, b), dtype=np.float32).astype(np.float64)
+    return p_shown, total * weights
+
+
+def worth_table(config: HubConfig, horizon: int, rows: int, max_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The values of ``p_ab`` told apart (sorted; none if more than ``max_classes``), and
+    ``(rows, classes + 1, cache_per_pair, 2)``: for a candidate last requested ``s`` rounds
+    ago (row) with that ``p_ab`` (the last class: any) holding ``c`` stored ebits, ``A``,
+    the expected worth of the use of one more stored ebit within ``horizon`` rounds,
+    ``sum_r pi_r P_r(use in round t) (1 - w_fidelity (F0 - F(t)))``, and ``B``, the
+    chance of that use (see :class:`PrefetchValuePolicy`)."""
+    p_shown, rates = ranked_pairs(config)
+    classes, class_of = np.unique(p_shown, return_inverse=True)
+    if classes.size > max_classes:
+        classes, class_of = classes[:0], np.zeros(p_shown.size, dtype=np.int64)
+    since = np.arange(rows, dtype=np.float64)
+    likelihood = rates[None, :] * np.exp(-since[:, None] * rates[None, :])  # (rows, ranks)
+    rounds = np.arange(horizon + 1, dtype=np.float64)
+    lost = np.asarray(config.f0 - physics.werner_fidelity(rounds[1:], config.f0, config.t_coh), dtype=np.float64)
+    worth = 1.0 - config.w_fidelity * lost  # (horizon,) of a use in each round
+    mean = rates[:, None] * rounds[None, :]  # (ranks, horizon + 1) requests expected by then
+    term = np.exp(-mean)
+    below = term.copy()  # P(at most c requests by then)
+    uses = np.zeros((rates.size, config.cache_per_pair, 2))  # per rank: worth and chance of a use
+    for held in range(config.cache_per_pair):
+        if held > 0:
+            term = term * mean / held
+            below = below + term
+        reached = 1.0 - below  # P(the (held + 1)-th request has come by then)
+        uses[:, held, 0] = np.diff(reached, axis=1) @ worth
+        uses[:, held, 1] = reached[:, -1]
+    table = np.zeros((rows, classes.size + 1, config.cache_per_pair, 2))
+    members = [class_of == c for c in range(classes.size)] + [np.ones(rates.size, dtype=bool)]
+    for column, member in enumerate(members):
+        weight = likelihood[:, member]
+        posterior = weight / np.maximum(weight.sum(axis=1, keepdims=True), np.finfo(float).tiny)
+        table[:, column] = np.einsum("sr,rch->sch", posterior, uses[member])
+    return classes, table
 
 
 def attempts_for_target(p: np.ndarray, slack: np.ndarray, target: float) -> np.ndarray:

@@ -147,7 +147,8 @@ def policy_file_bytes(
     header = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "algo": algo, "network": network_spec(network),
         "observation": {"size": int(np.prod(network.observation_space.shape)),
-                        "features": feature_names(config.request_slots, config.prefetch_slots)},
+                        "features": feature_names(config.request_slots, config.prefetch_slots,
+                                                  config.observation_version)},
         "action": {"nvec": [int(n) for n in network.action_space.nvec]},
         "config": config.to_dict(), "num_timesteps": int(num_timesteps), "run": run,
     }
@@ -249,7 +250,7 @@ def _spaces(path: Path, header: dict[str, Any], config: HubConfig) -> tuple[spac
     """The observation and action spaces of the file, checked against its own scenario and
     against this code's observation layout."""
     observation, action = header.get("observation") or {}, header.get("action") or {}
-    expected = feature_names(config.request_slots, config.prefetch_slots)
+    expected = feature_names(config.request_slots, config.prefetch_slots, config.observation_version)
     if observation.get("features") != expected or observation.get("size") != len(expected):
         raise ValueError(
             f"{path}: its observation layout ({observation.get('size')} features) is not this modenhub's for "
@@ -402,7 +403,7 @@ class LearnedPolicy:
             model = algorithm_classes()[algo].load(path, device="cpu")
         except Exception as err:  # SB3 raises many kinds on a damaged archive
             raise ValueError(f"{path}: cannot load the {algo} model ({type(err).__name__}: {err})") from None
-        expected = observation_size(trained_on.request_slots, trained_on.prefetch_slots)
+        expected = observation_size(trained_on.request_slots, trained_on.prefetch_slots, trained_on.observation_version)
         if model.observation_space.shape != (expected,):
             raise ValueError(
                 f"{path}: model observation size {model.observation_space.shape} does not match its "
@@ -421,7 +422,7 @@ class LearnedPolicy:
 
     def check_fits(self, config: HubConfig) -> None:
         """A clear ``ValueError`` if observations of ``config`` do not fit the model."""
-        size = observation_size(config.request_slots, config.prefetch_slots)
+        size = observation_size(config.request_slots, config.prefetch_slots, config.observation_version)
         if size != self.obs_dim or config.k_max + 1 != self.nvec[0]:
             raise ValueError(
                 f"{self._name()}: trained on observations of size {self.obs_dim} with k_max={self.nvec[0] - 1} "

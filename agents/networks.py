@@ -1,8 +1,10 @@
 """Policy networks over the observation's slots, so that one network serves any ``N``.
 
 The observation (``modenhub_env.observation``) is ``GLOBAL_FEATURES``, then ``K`` request
-slots of ``REQUEST_FEATURES``, then ``M`` prefetch slots of ``PREFETCH_FEATURES``. Its
-features describe requests, not QPUs, so its size depends on ``K`` and ``M`` only.
+slots of ``REQUEST_FEATURES``, then ``M`` prefetch slots of ``PREFETCH_FEATURES`` (each block
+longer in observation version 1, ``block_features``). Its features describe requests, not
+QPUs, so its size depends on ``K``, ``M`` and the version only; the extractor reads the
+version from the size.
 
 * :class:`SlotFeaturesExtractor` (an SB3 ``BaseFeaturesExtractor``) encodes every request
   slot with one shared MLP and every prefetch slot with another (each slot sees the global
@@ -39,7 +41,14 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from modenhub_env.observation import GLOBAL_FEATURES, PREFETCH_FEATURES, REQUEST_FEATURES, observation_size
+from modenhub_env.observation import (
+    GLOBAL_FEATURES,
+    OBSERVATION_VERSIONS,
+    PREFETCH_FEATURES,
+    REQUEST_FEATURES,
+    block_features,
+    observation_size,
+)
 
 N_GLOBAL, N_REQUEST, N_PREFETCH = len(GLOBAL_FEATURES), len(REQUEST_FEATURES), len(PREFETCH_FEATURES)
 
@@ -51,13 +60,29 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def split_observation(obs: th.Tensor, request_slots: int, prefetch_slots: int) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-    """``(B, obs_dim)`` -> global ``(B, 6)``, requests ``(B, K, 9)``, prefetch ``(B, M, 6)``."""
+def split_observation(
+    obs: th.Tensor, request_slots: int, prefetch_slots: int, version: int = 0
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """``(B, obs_dim)`` -> global ``(B, 6)``, requests ``(B, K, 9)``, prefetch ``(B, M, 6)``
+    (in observation version 1: ``(B, 8)``, ``(B, K, 12)``, ``(B, M, 9)``)."""
+    n_global, n_request, n_prefetch = (len(names) for names in block_features(version))
     batch = obs.shape[0]
-    end_requests = N_GLOBAL + request_slots * N_REQUEST
-    requests = obs[:, N_GLOBAL:end_requests].reshape(batch, request_slots, N_REQUEST)
-    prefetch = obs[:, end_requests:].reshape(batch, prefetch_slots, N_PREFETCH)
-    return obs[:, :N_GLOBAL], requests, prefetch
+    end_requests = n_global + request_slots * n_request
+    requests = obs[:, n_global:end_requests].reshape(batch, request_slots, n_request)
+    prefetch = obs[:, end_requests:].reshape(batch, prefetch_slots, n_prefetch)
+    return obs[:, :n_global], requests, prefetch
+
+
+def observation_version(size: int, request_slots: int, prefetch_slots: int) -> int:
+    """The observation version whose layout for ``K``, ``M`` has ``size`` features."""
+    for version in OBSERVATION_VERSIONS:
+        if observation_size(request_slots, prefetch_slots, version) == size:
+            return version
+    expected = [observation_size(request_slots, prefetch_slots, v) for v in OBSERVATION_VERSIONS]
+    raise ValueError(
+        f"observation of size {size} does not fit K={request_slots}, M={prefetch_slots} "
+        f"(expected one of {expected}, for observation versions {list(OBSERVATION_VERSIONS)})"
+    )
 
 
 def masked_pool(encoded: th.Tensor, present: th.Tensor) -> th.Tensor:
@@ -102,7 +127,8 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
     Output: ``context`` of ``6 + 2H + (2H if M else 0)`` entries, then the ``K + M`` slot
     encodings of ``H`` each.
 
-    :param observation_space: the env's ``Box`` of size ``6 + 9K + 6M``.
+    :param observation_space: the env's ``Box`` of size ``6 + 9K + 6M`` (observation version
+        0) or ``8 + 12K + 9M`` (version 1).
     :param request_slots: ``K``.
     :param prefetch_slots: ``M``.
     :param hidden: width ``H`` of the slot encoders.
@@ -116,23 +142,21 @@ class SlotFeaturesExtractor(BaseFeaturesExtractor):
         hidden: int = 64,
         prior: tuple[str, float, dict[str, Any]] | None = None,
     ) -> None:
-        expected = observation_size(request_slots, prefetch_slots)
-        if observation_space.shape != (expected,):
-            raise ValueError(
-                f"observation of shape {observation_space.shape} does not fit K={request_slots}, "
-                f"M={prefetch_slots} (expected ({expected},))"
-            )
+        if len(observation_space.shape) != 1:
+            raise ValueError(f"observation of shape {observation_space.shape} is not a vector")
+        self.version = observation_version(observation_space.shape[0], request_slots, prefetch_slots)
+        n_global, n_request, n_prefetch = (len(names) for names in block_features(self.version))
         self.request_slots, self.prefetch_slots, self.hidden = request_slots, prefetch_slots, hidden
         self.prior = HeuristicPrior(*prior) if prior is not None else None
         self.prior_dim = (request_slots + prefetch_slots) * self.prior.choices if self.prior else 0
-        self.context_dim = N_GLOBAL + 2 * hidden + (2 * hidden if prefetch_slots else 0)
+        self.context_dim = n_global + 2 * hidden + (2 * hidden if prefetch_slots else 0)
         slots_dim = (request_slots + prefetch_slots) * hidden
         super().__init__(observation_space, self.context_dim + slots_dim + self.prior_dim)
-        self.request_encoder = _mlp([N_REQUEST + N_GLOBAL, hidden, hidden])
-        self.prefetch_encoder = _mlp([N_PREFETCH + N_GLOBAL, hidden, hidden]) if prefetch_slots else None
+        self.request_encoder = _mlp([n_request + n_global, hidden, hidden])
+        self.prefetch_encoder = _mlp([n_prefetch + n_global, hidden, hidden]) if prefetch_slots else None
 
     def forward(self, observations: th.Tensor) -> th.Tensor:
-        glob, requests, prefetch = split_observation(observations, self.request_slots, self.prefetch_slots)
+        glob, requests, prefetch = split_observation(observations, self.request_slots, self.prefetch_slots, self.version)
         encoded = self._encode(self.request_encoder, requests, glob)
         parts, slots = [glob, masked_pool(encoded, requests[..., 0])], [encoded]
         if self.prefetch_encoder is not None:

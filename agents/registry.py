@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.base import Policy
 from agents.dp import SingleRequestDPPolicy
-from agents.heuristics import CriticalPathPolicy, DeadlinePolicy, LogParallelPolicy, SequentialPolicy
+from agents.heuristics import CriticalPathPolicy, DeadlinePolicy, LogParallelPolicy, PrefetchValuePolicy, SequentialPolicy
 from agents.random_policy import RandomPolicy
 from modenhub_env.config import HubConfig
 
@@ -18,6 +18,7 @@ POLICIES: dict[str, type[Policy]] = {
     "random": RandomPolicy,
     "single-request-dp": SingleRequestDPPolicy,
     "critical-path": CriticalPathPolicy,
+    "prefetch-value": PrefetchValuePolicy,
 }
 
 #: Former policy names -> their names now; still accepted, with one ``DeprecationWarning``.

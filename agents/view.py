@@ -1,9 +1,9 @@
 """Named, unscaled views of a batch of observations, so that policies read features by name.
 
 The layout is that of :mod:`modenhub_env.observation`: the global block, then ``K`` request
-slots of ``len(REQUEST_FEATURES)`` features, then ``M`` prefetch slots of
-``len(PREFETCH_FEATURES)``. Every offset below comes from those name tuples, never from a
-literal index.
+slots, then ``M`` prefetch slots, each with the features of ``block_features`` for the
+config's ``observation_version``. Every offset below comes from those name tuples, never
+from a literal index.
 """
 
 from __future__ import annotations
@@ -13,12 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modenhub_env.config import HubConfig
-from modenhub_env.observation import (
-    GLOBAL_FEATURES,
-    PREFETCH_FEATURES,
-    REQUEST_FEATURES,
-    observation_size,
-)
+from modenhub_env.observation import block_features, observation_size
 
 
 @dataclass(frozen=True)
@@ -45,12 +40,13 @@ def check_batch(observation: np.ndarray, config: HubConfig) -> np.ndarray:
     """``observation`` as a ``(B, obs_dim)`` array of ``config``'s env; a clear
     ``ValueError`` for any other shape."""
     k, m = config.request_slots, config.prefetch_slots
-    size = observation_size(k, m)
+    version = config.observation_version
+    size = observation_size(k, m, version)
     obs = np.asarray(observation)
     if obs.ndim != 2 or obs.shape[1] != size:
         raise ValueError(
             f"observation must have shape (B, {size}) or ({size},) for request_slots={k}, "
-            f"prefetch_slots={m}, got {np.shape(observation)}"
+            f"prefetch_slots={m}, observation_version={version}, got {np.shape(observation)}"
         )
     return obs
 
@@ -64,16 +60,17 @@ def parse_observation(observation: np.ndarray, config: HubConfig, budget: int) -
     """
     k, m = config.request_slots, config.prefetch_slots
     obs = check_batch(observation, config).astype(np.float64)
-    start = len(GLOBAL_FEATURES)
-    split = start + k * len(REQUEST_FEATURES)
-    requests = obs[:, start:split].reshape(obs.shape[0], k, len(REQUEST_FEATURES))
-    prefetch = obs[:, split:].reshape(obs.shape[0], m, len(PREFETCH_FEATURES))
+    global_features, request_features, prefetch_features = block_features(config.observation_version)
+    start = len(global_features)
+    split = start + k * len(request_features)
+    requests = obs[:, start:split].reshape(obs.shape[0], k, len(request_features))
+    prefetch = obs[:, split:].reshape(obs.shape[0], m, len(prefetch_features))
 
     def req(name: str) -> np.ndarray:
-        return requests[:, :, REQUEST_FEATURES.index(name)]
+        return requests[:, :, request_features.index(name)]
 
     def pre(name: str) -> np.ndarray:
-        return prefetch[:, :, PREFETCH_FEATURES.index(name)]
+        return prefetch[:, :, prefetch_features.index(name)]
 
     def count(share: np.ndarray, scale: int) -> np.ndarray:
         # Features are float32 shares of an integer; rounding undoes the scaling exactly.

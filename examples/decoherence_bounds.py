@@ -1,4 +1,7 @@
-"""How much could any scheduler add to the single-request DP on the decoherence preset?
+"""How much could any scheduler add to the single-request DP on the earlier decoherence
+preset (``decoherence-short``, whose stored ebits serve for 2 rounds)? The preset that
+replaced it was chosen by ``python -m train.decoherence_design``, with the bounds of
+``train.bounds``.
 
 Two relaxations of the DP policy (``single-request-dp``), on the same held-out episodes:
 
@@ -65,7 +68,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (default 10000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 4 episodes of 32 rounds")
     args = parser.parse_args()
-    config = HubConfig.preset("decoherence")
+    config = HubConfig.preset("decoherence-short")
     if args.quick:
         args.episodes, config = 4, config.replace(episode_rounds=32)
     report("single-request-dp", play(config, False, args.episodes, args.seed), config, True)

@@ -52,7 +52,7 @@ PARALLEL_MIN_BATCH = 256
 
 #: Names of the ``out`` columns that ``info`` shows, in column order from ``O_COUNTERS``.
 INFO_COLUMNS = COUNTERS + (
-    "reward_served", "reward_failed", "reward_attempts", "ebit_fidelity", "gate_fidelity",
+    "reward_served", "reward_failed", "reward_attempts", "reward_fidelity", "ebit_fidelity", "gate_fidelity",
     "round", "pending", "cache_fill", "reward_makespan",
 )
 #: The reward components among ``INFO_COLUMNS`` (``reward_makespan``: the circuit workload's).
@@ -160,7 +160,7 @@ class HubCore:
                              hash_slots(config), gates, pool)
         iparams, fparams, itable, ftable = scenario_arrays(config, self.trace, self.layout, self.dag)
         b, width, scratch = self.batch, self.layout.width, work_width(config)
-        size = observation_size(config.request_slots, config.prefetch_slots)
+        size = observation_size(config.request_slots, config.prefetch_slots, config.observation_version)
         sections = {kn.I_AT_WORK: width, kn.I_AT_ROUND_LATENCY: width + scratch,
                     kn.I_AT_FINAL_LATENCY: width + scratch + self.max_budget, kn.I_OBS_SIZE: size}
         for index, value in sections.items():
@@ -289,6 +289,13 @@ class HubCore:
         scratch = np.zeros((self.batch, 3 * self.n_slots), dtype=np.int64)
         returns = np.zeros(self.batch)
         policy = np.ascontiguousarray(policy, dtype=np.float64)
+        version = self.config.observation_version
+        if policy.ndim != 1 or policy.size < kn.P_SIZE or policy[kn.P_OBS_VERSION] != version:
+            raise ValueError(
+                f"policy must be the params (at least P_SIZE={kn.P_SIZE}) of a scheduler built for this "
+                f"scenario's observation_version={version}, got shape {policy.shape}"
+                + (f" and version {policy[kn.P_OBS_VERSION]:g}" if policy.ndim == 1 and policy.size >= kn.P_SIZE else "")
+            )
         # Whole episodes are long: even two envs are worth a thread each.
         _spread(kn.play_rows, self.batch, 2, keys, self._ints, self._valid, self._floats, self._obs,
                 self._iconsts, self._fconsts, policy, actions, scratch, returns)
@@ -390,7 +397,7 @@ def scenario_arrays(
         kn.I_STORAGE: -1 if storage >= NEVER_AGE or cfg.cache_size == 0 else int(storage),
         kn.I_K_PARALLEL: cfg.k_parallel, kn.I_TRACE_ROWS: trace.rows if trace else 0,
         kn.I_CDF_SIZE: cdf.size, kn.I_POP_SIZE: popularity.cdf.size if popularity else 0,
-        kn.I_STARTS_SIZE: starts.size,
+        kn.I_STARTS_SIZE: starts.size, kn.I_OBS_VERSION: cfg.observation_version,
         kn.I_GATES: dag.n_gates if dag is not None else 0, kn.I_LOCAL_DEPTH: dag.local_depth if dag is not None else 0,
     }
     offsets = layout.offsets()
@@ -408,7 +415,7 @@ def scenario_arrays(
         iparams[index] = value
     fparams = np.zeros(kn.F_SIZE)
     fparams[kn.F_P_BSM], fparams[kn.F_F0], fparams[kn.F_T_COH] = cfg.p_bsm, cfg.f0, cfg.t_coh
-    fparams[kn.F_W_FAIL], fparams[kn.F_W_ATTEMPT] = cfg.w_fail, cfg.w_attempt
+    fparams[kn.F_W_FAIL], fparams[kn.F_W_ATTEMPT], fparams[kn.F_W_FIDELITY] = cfg.w_fail, cfg.w_attempt, cfg.w_fidelity
     capacity = cfg.max_attempts_per_round
     fparams[kn.F_OBS_CAPACITY] = 1.0 if capacity is None else min(1.0, capacity / (cfg.request_slots * cfg.k_max))
     fparams[kn.F_OBS_LOG2N] = math.log2(cfg.n_qpus) / 12.0

@@ -42,7 +42,8 @@ class ModEnHubEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(0, 1, (6 + 9 K + 6 M,), float32)``; empty slots are zeros.
+    ``Box(0, 1, (6 + 9 K + 6 M,), float32)`` in v0 (the table), ``Box(0, 1, (8 + 12 K +
+    9 M,), float32)`` in v1; empty slots are zeros.
 
     | block | index | feature | unit / scaling |
     |---|---|---|---|
@@ -68,16 +69,26 @@ class ModEnHubEnv(gym.Env):
     | | +4 | recency | ``1 / (1 + rounds since last requested)`` |
     | | +5 | attempt limit of the slot | / ``k_max`` |
 
-    ``modenhub_env.observation.feature_names(K, M)`` names every index. With the
+    ``modenhub_env.observation.feature_names(K, M, version)`` names every index. v1
+    (``observation_version=1``) keeps these features in their order within each block and
+    appends to each: globally the capacity left if every slot launched its limit
+    (``max(S - sum L, 0) / S``) and ``min(c_i / k_max, 1)``; per slot the attempts the
+    older and the younger slots may launch on its busier QPU (their limits ``L`` summed
+    per QPU, ``/ c_i``, at most 1) and the attempts it is granted whatever the older slots
+    ask (``max(0, min(L_j, S - older limits, c_i - older claim)) / k_max``). The formulas
+    are in ``docs/env.md#observation-space``.
+    With the
     ``circuit`` workload, slack is the rounds a gate may wait before it delays the
     circuit's earliest end, prefetch slots hold upcoming gates' pairs and their recency
     is ``1 / (1 + rounds until the gate may be pending)`` (``docs/env.md``).
 
     ## Rewards
 
-    Per round, ``served - w_fail * failed - w_attempt * attempts`` (attempts include
-    prefetch attempts). ``info`` holds the three components (``reward_served``,
-    ``reward_failed``, ``reward_attempts``) and the round's counters: ``arrived``,
+    Per round, ``served - w_fail * failed - w_attempt * attempts - w_fidelity * sum(F0 -
+    F)`` (attempts include prefetch attempts; the sum runs over the requests served, ``F``
+    the fidelity of the ebit that served each, ``F0`` for a fresh one). ``info`` holds the
+    four components (``reward_served``, ``reward_failed``, ``reward_attempts``,
+    ``reward_fidelity``) and the round's counters: ``arrived``,
     ``served``, ``failed``, ``rejected``, ``attempts``, ``prefetch_attempts``,
     ``clipped_attempts``, ``cache_hits``, ``cached``, ``wasted``, ``expired``,
     ``fidelity_sum``, ``latency_sum``, the mean delivered ``ebit_fidelity`` and
@@ -101,21 +112,24 @@ class ModEnHubEnv(gym.Env):
     ## Arguments
 
     ```python
-    gymnasium.make("modenhub_env:ModEnHub-v0", preset="contention", n_qpus=32)
+    gymnasium.make("modenhub_env:ModEnHub-v1", preset="contention", n_qpus=32)
     gymnasium.make("modenhub_env:ModEnHub-v0", config=HubConfig(...), render_mode="ansi")
     ```
 
     * ``config``: a :class:`HubConfig`; or ``preset``: ``paper`` (default),
-      ``contention``, ``decoherence`` or ``hotspot``;
+      ``contention``, ``decoherence``, ``decoherence-short`` or ``hotspot``;
     * any ``HubConfig`` field as a keyword, overriding the preset;
     * ``render_mode``: ``"ansi"`` (text summary of the round) or ``"rgb_array"``.
 
     ``reset(options={...})`` takes ``HubConfig`` fields too, except those that shape the
-    spaces (``request_slots``, ``prefetch_slots``, ``k_max``).
+    spaces (``request_slots``, ``prefetch_slots``, ``k_max``, ``observation_version``).
 
     ## Version History
 
     * v0: initial version.
+    * v1: the observation extended by what the capacities ``S`` and ``c_i`` leave each slot
+      (``observation_version=1``); dynamics, actions and rewards as v0, which stays
+      registered unchanged.
     """
 
     metadata = {"render_modes": list(render.RENDER_MODES), "render_fps": 4}

@@ -18,7 +18,7 @@ from modenhub_env.seeding import keys_from_seeds
 from modenhub_env.state import COUNTERS
 
 #: Config fields that fix the shapes of the spaces: ``reset(options=...)`` may not change them.
-SPACE_FIELDS = ("request_slots", "prefetch_slots", "k_max")
+SPACE_FIELDS = ("request_slots", "prefetch_slots", "k_max", "observation_version")
 
 
 def resolve_config(
@@ -51,7 +51,7 @@ def reconfigure(config: HubConfig, options: Mapping[str, Any] | None) -> HubConf
 
 
 def observation_space(config: HubConfig) -> spaces.Box:
-    size = observation_size(config.request_slots, config.prefetch_slots)
+    size = observation_size(config.request_slots, config.prefetch_slots, config.observation_version)
     return spaces.Box(0.0, 1.0, shape=(size,), dtype=np.float32)
 
 

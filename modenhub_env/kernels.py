@@ -131,7 +131,8 @@ I_AT_QGATE, I_AT_GWAIT, I_AT_GREADY, I_AT_GSERVED, I_AT_GAGE, I_AT_GPOOL = 48, 4
 I_AT_CEND, I_AT_CPOOLED = 54, 55
 I_AT_PAIR_A, I_AT_PAIR_B, I_AT_SUCC_PTR, I_AT_SUCC, I_AT_SUCC_LAG = 56, 57, 58, 59, 60
 I_AT_START_LAG, I_AT_END_LAG, I_AT_CRITICAL, I_AT_INDEGREE = 61, 62, 63, 64
-I_SIZE = 65
+I_OBS_VERSION = 65  # the observation's layout: 0 (ModEnHub-v0) or 1 (ModEnHub-v1)
+I_SIZE = 66
 
 # fparams: the scenario's reals.
 F_P_BSM = 0  # Bell-state-measurement success probability
@@ -142,7 +143,8 @@ F_W_ATTEMPT = 4  # reward weight of one attempt
 F_OBS_CAPACITY = 5  # global feature: hub capacity
 F_OBS_LOG2N = 6  # global feature: log2(N) / 12
 F_OBS_KPAR = 7  # global feature: k(N) / k_max
-F_SIZE = 8
+F_W_FIDELITY = 8  # reward weight of the fidelity a served request's ebit lost in storage
+F_SIZE = 9
 
 # Columns of ``ints`` before the per-env arrays.
 S_ROUND = 0  # [rounds] since the episode began
@@ -162,16 +164,19 @@ O_REWARD, O_TERMINATED, O_TRUNCATED = 0, 1, 2
 O_ARRIVED, O_SERVED, O_FAILED, O_REJECTED, O_ATTEMPTS, O_PREFETCH = 3, 4, 5, 6, 7, 8
 O_CLIPPED, O_CACHE_HITS, O_CACHED, O_WASTED, O_EXPIRED = 9, 10, 11, 12, 13
 O_FIDELITY_SUM, O_LATENCY_SUM, O_ATTEMPTS_SQ = 14, 15, 16
-O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS = 17, 18, 19
-O_EBIT_FIDELITY, O_GATE_FIDELITY = 20, 21
-O_ROUND, O_PENDING, O_CACHE_FILL = 22, 23, 24
-O_REWARD_MAKESPAN = 25  # circuit workload: -1 for a round before the circuit is done
+O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS, O_REWARD_FIDELITY = 17, 18, 19, 20
+O_EBIT_FIDELITY, O_GATE_FIDELITY = 21, 22
+O_ROUND, O_PENDING, O_CACHE_FILL = 23, 24, 25
+O_REWARD_MAKESPAN = 26  # circuit workload: -1 for a round before the circuit is done
 OUT_WIDTH = 26
 O_COUNTERS = 3  # first counter column
 N_COUNTERS = 14
 
-# Observation layout (names in ``modenhub_env.observation``).
+# Observation layout (names in ``modenhub_env.observation``): features of the global
+# block, of a request slot and of a prefetch slot, in version 0 and in version 1, which
+# appends its own to each block.
 N_GLOBAL, N_REQUEST, N_PREFETCH = 6, 9, 6
+N_GLOBAL_V1, N_REQUEST_V1, N_PREFETCH_V1 = 8, 12, 9
 
 # Random streams: one per kind of draw, so that adding draws of one kind never shifts another.
 ATTEMPTS, ARRIVAL_COUNT, ARRIVAL_PAIRS = 1, 2, 3
@@ -447,9 +452,12 @@ def _record_served(i: int, slot: int, ints, iparams, out, latency) -> float:
 
 @njit(**JIT)
 def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> None:
-    """Serve the requests that reserved a cached ebit, and free those entries."""
+    """Serve the requests that reserved a cached ebit, and free those entries; the fidelity
+    their ebits lost in the cache, the sum of ``F0 - F``, goes to ``O_REWARD_FIDELITY``
+    until :func:`_finish` weighs it."""
     at_reserved, at_birth = iparams[I_AT_RESERVED], iparams[I_AT_CBIRTH]
     fidelity_sum = 0.0
+    lost = 0.0
     squares = 0.0
     for j in range(iparams[I_Q]):
         entry = ints[i, at_reserved + j]
@@ -458,13 +466,16 @@ def _serve_from_cache(i: int, ints, valid, iparams, fparams, out, latency) -> No
         age = ints[i, S_ROUND] - ints[i, at_birth + entry]
         if iparams[I_WORKLOAD] == WORKLOAD_CIRCUIT:
             ints[i, iparams[I_AT_GAGE] + ints[i, iparams[I_AT_QGATE] + j]] = age
-        fidelity_sum += werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
+        fidelity = werner_fidelity(age, fparams[F_F0], fparams[F_T_COH])
+        fidelity_sum += fidelity
+        lost += fparams[F_F0] - fidelity
         squares += _record_served(i, j, ints, iparams, out, latency)
         out[i, O_CACHE_HITS] += 1.0
         _cache_drop(i, ints, iparams, entry)
         valid[i, j] = False
         ints[i, at_reserved + j] = -1
     out[i, O_FIDELITY_SUM] += fidelity_sum
+    out[i, O_REWARD_FIDELITY] = lost
     out[i, O_ATTEMPTS_SQ] += squares
 
 
@@ -962,6 +973,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
     _fill_slots(i, ints, valid, iparams, work)
     n, k, m, q, c = iparams[I_N], iparams[I_K], iparams[I_M], iparams[I_Q], iparams[I_C]
     s = k + m
+    n_global, n_request, n_prefetch = _obs_widths(iparams[I_OBS_VERSION])
     k_max, max_budget, per_pair = iparams[I_KMAX], iparams[I_MAX_BUDGET], iparams[I_PER_PAIR]
     now = ints[i, S_ROUND]
     f0, t_coh = fparams[F_F0], fparams[F_T_COH]
@@ -997,7 +1009,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
         fidelity = werner_fidelity(now - youngest, f0, t_coh) if youngest >= 0 else 0.0
         limit_share = work[i, j] / k_max
         if j < k:
-            at = N_GLOBAL + N_REQUEST * j
+            at = n_global + n_request * j
             slack = ints[i, iparams[I_AT_DEADLINE] + j] - now
             spent = ints[i, iparams[I_AT_ATTEMPTS] + j] / (k_max * max_budget)
             obs[i, at] = 1.0
@@ -1010,7 +1022,7 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
             obs[i, at + 7] = _unit(1.0 - (1.0 - p) ** float(slack))
             obs[i, at + 8] = _unit(limit_share)
         else:
-            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * (j - k)
+            at = n_global + n_request * k + n_prefetch * (j - k)
             # Rounds since the pair was requested, or for a circuit until its gate may be pending.
             since = abs(now - ints[i, iparams[I_AT_RROUND] + j - k])
             obs[i, at] = 1.0
@@ -1019,9 +1031,71 @@ def _observe(i: int, ints, valid, iparams, fparams, ftable, obs, out, work) -> N
             obs[i, at + 3] = _unit(fidelity)
             obs[i, at + 4] = _unit(1.0 / (1.0 + since))
             obs[i, at + 5] = _unit(limit_share)
+    if iparams[I_OBS_VERSION] >= 1:
+        _observe_load(i, iparams, obs, work, n_request, n_prefetch)
     out[i, O_ROUND] = now
     out[i, O_PENDING] = pending
     out[i, O_CACHE_FILL] = filled
+
+
+@njit(**JIT, inline="always")
+def _obs_widths(version: int) -> tuple[int, int, int]:
+    """Features of the global block, of a request slot and of a prefetch slot in
+    observation ``version``."""
+    if version >= 1:
+        return N_GLOBAL_V1, N_REQUEST_V1, N_PREFETCH_V1
+    return N_GLOBAL, N_REQUEST, N_PREFETCH
+
+
+@njit(**JIT, inline="always")
+def _qpu_claim(i: int, work, s: int, j: int, first: int, last: int) -> int:
+    """[attempts] The most that the slots ``first..last-1`` but ``j`` may launch on the
+    busier of slot ``j``'s two QPUs: their limits summed per QPU (a slot on both counts once)."""
+    a, b = work[i, s + j], work[i, 2 * s + j]
+    on_a, on_b = 0, 0
+    for e in range(first, last):
+        limit = work[i, e]
+        if e == j or limit == 0:
+            continue
+        ea, eb = work[i, s + e], work[i, 2 * s + e]
+        if ea == a or eb == a:
+            on_a += limit
+        if ea == b or eb == b:
+            on_b += limit
+    return max(on_a, on_b)
+
+
+@njit(**JIT)
+def _observe_load(i: int, iparams, obs, work, n_request: int, n_prefetch: int) -> None:
+    """The features observation version 1 adds (``docs/env.md#observation-space``), from
+    the slots' pairs and limits in ``work``: globally the share of ``S`` left if every
+    slot launched its limit, and ``c_i / k_max``; per present slot the attempts older
+    (then younger) slots may launch on its busier QPU as a share of ``c_i``, and the
+    attempts it is granted whatever the older slots ask, ``/ k_max``."""
+    k, m, k_max = iparams[I_K], iparams[I_M], iparams[I_KMAX]
+    s = k + m
+    hub, per_qpu = iparams[I_CAPACITY], iparams[I_COMM]
+    claimed = 0  # [attempts] the limits of all slots
+    for j in range(s):
+        claimed += work[i, j]
+    obs[i, N_GLOBAL] = 1.0 if hub < 0 else _unit((hub - claimed) / hub)
+    obs[i, N_GLOBAL + 1] = 1.0 if per_qpu < 0 else _unit(per_qpu / k_max)
+    older = 0  # [attempts] the limits of the slots before ``j``
+    for j in range(s):
+        if work[i, 3 * s + j]:
+            at = N_GLOBAL_V1 + n_request * j + N_REQUEST
+            if j >= k:
+                at = N_GLOBAL_V1 + n_request * k + n_prefetch * (j - k) + N_PREFETCH
+            before, after = _qpu_claim(i, work, s, j, 0, j), _qpu_claim(i, work, s, j, j + 1, s)
+            sure = work[i, j]
+            if hub >= 0:
+                sure = min(sure, hub - older)
+            if per_qpu >= 0:
+                sure = min(sure, per_qpu - before)
+                obs[i, at] = _unit(before / per_qpu)
+                obs[i, at + 1] = _unit(after / per_qpu)
+            obs[i, at + 2] = _unit(max(sure, 0) / k_max)
+        older += work[i, j]
 
 
 @njit(**JIT, inline="always")
@@ -1070,7 +1144,11 @@ def _finish(i: int, ints, valid, iparams, fparams, out) -> None:
     out[i, O_REWARD_SERVED] = served
     out[i, O_REWARD_FAILED] = -fparams[F_W_FAIL] * out[i, O_FAILED]
     out[i, O_REWARD_ATTEMPTS] = -fparams[F_W_ATTEMPT] * (out[i, O_ATTEMPTS] + out[i, O_PREFETCH])
-    out[i, O_REWARD] = out[i, O_REWARD_SERVED] + out[i, O_REWARD_FAILED] + out[i, O_REWARD_ATTEMPTS]
+    # The column holds the fidelity the ebits served from the cache lost there (see
+    # :func:`_serve_from_cache`); fresh ebits lose none.
+    out[i, O_REWARD_FIDELITY] = -fparams[F_W_FIDELITY] * out[i, O_REWARD_FIDELITY]
+    out[i, O_REWARD] = (out[i, O_REWARD_SERVED] + out[i, O_REWARD_FAILED] + out[i, O_REWARD_ATTEMPTS]
+                        + out[i, O_REWARD_FIDELITY])
     if served > 0:
         ebit = out[i, O_FIDELITY_SUM] / served
         out[i, O_EBIT_FIDELITY] = ebit
@@ -1239,13 +1317,16 @@ P_CODE, P_K, P_M, P_KMAX, P_CAPACITY, P_K_PARALLEL, P_SLACK_SCALE = 0, 1, 2, 3, 
 P_W_ATTEMPT, P_W_FAIL = 7, 8
 P_TARGET, P_REQUEST_CAP, P_PREFETCH, P_PREFETCH_ATTEMPTS, P_GIVE_UP = 9, 10, 11, 12, 13
 P_LOOKAHEAD = 14  # [rounds] critical-path-first prefetches gates pending within this many rounds
-P_SIZE = 15
-SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP, CRITICAL_PATH = 0, 1, 2, 3, 4
+P_OBS_VERSION = 15  # the layout of the observations it reads
+# The prefetch-value scheduler's: cache_per_pair, the rows and the p_ab classes of its table.
+P_PER_PAIR, P_WORTH_ROWS, P_WORTH_CLASSES = 16, 17, 18
+P_SIZE = 19  # then the prefetch-value scheduler's classes and table (``agents.heuristics.PrefetchValuePolicy``)
+SEQUENTIAL, LOG_PARALLEL, DEADLINE, SINGLE_REQUEST_DP, CRITICAL_PATH, PREFETCH_VALUE = 0, 1, 2, 3, 4, 5
 _UNREACHABLE = 2**31 - 1  # [attempts] of a target no number of attempts reaches
 
 # Request-slot feature offsets read by the schedulers (names in ``modenhub_env.observation``).
 _R_PRESENT, _R_P, _R_SLACK, _R_FROM_CACHE = 0, 1, 2, 6
-_PF_PRESENT, _PF_CACHED, _PF_RECENCY = 0, 2, 4
+_PF_PRESENT, _PF_P, _PF_CACHED, _PF_RECENCY = 0, 1, 2, 4
 
 
 @njit(**JIT)
@@ -1307,6 +1388,42 @@ def _dp_choice(p: float, slack: int, limit: int, policy) -> int:
 
 
 @njit(**JIT)
+def _dp_value(p: float, rounds: int, limit: int, policy) -> float:
+    """The single-request optimum's expected reward with ``rounds`` rounds left, ``V(rounds)``."""
+    value = -policy[P_W_FAIL]
+    for _ in range(rounds):
+        value, _ = _dp_round(p, limit, policy[P_W_ATTEMPT], value)
+    return value
+
+
+@njit(**JIT)
+def _prefetch_choice(p: float, cached: int, since: int, limit: int, policy) -> int:
+    """Attempts ``n`` in ``0..limit`` maximising ``q(n) W - w_attempt n`` (the fewest among
+    equals), ``q(n) = 1 - (1 - p)**n``: 0 unless the expected value of prefetching is
+    positive (``docs/model.md#prefetch-value``). ``W = A - V B`` is the worth of one more
+    stored ebit of a pair last requested ``since`` rounds ago, shown with ``p`` and holding
+    ``cached``: ``A`` and ``B`` from the policy's table, ``V`` the single-request optimum's
+    value of serving a request of the pair fresh."""
+    if limit <= 0 or p <= 0.0:
+        return 0
+    per_pair, rows, classes = int(policy[P_PER_PAIR]), int(policy[P_WORTH_ROWS]), int(policy[P_WORTH_CLASSES])
+    column = classes  # any pair, unless p_ab is one of the classes
+    for c in range(classes):
+        if abs(policy[P_SIZE + c] - p) <= 1e-6 * p:
+            column = c
+            break
+    cell = (min(since, rows - 1) * (classes + 1) + column) * per_pair + min(cached, per_pair - 1)
+    at = P_SIZE + classes + 2 * cell
+    worth = policy[at] - _dp_value(p, int(policy[P_SLACK_SCALE]), limit, policy) * policy[at + 1]
+    best, choice = 0.0, 0
+    for n in range(1, limit + 1):
+        gain = (1.0 - (1.0 - p) ** float(n)) * worth - policy[P_W_ATTEMPT] * n
+        if gain > best:
+            best, choice = gain, n
+    return choice
+
+
+@njit(**JIT)
 def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
     """``actions[i]`` = ``wanted`` cut to ``capacity`` (-1: unlimited), serving the slots
     in ``order`` while the wanted total before them stays below it (the last may get a part)."""
@@ -1318,9 +1435,9 @@ def _grant_in_order(i: int, wanted, order, capacity: int, actions) -> None:
 
 
 @njit(**JIT, inline="always")
-def _likelihood(i: int, j: int, obs, k: int) -> float:
+def _likelihood(i: int, j: int, obs, k: int, n_global: int, n_request: int) -> float:
     """``p_ab`` of request slot ``j`` (0 if empty); 0 for a prefetch slot."""
-    at = N_GLOBAL + N_REQUEST * j
+    at = n_global + n_request * j
     if j >= k or obs[i, at + _R_PRESENT] <= 0.5:
         return 0.0
     return float(obs[i, at + _R_P])
@@ -1332,6 +1449,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
     code, k, m = int(policy[P_CODE]), int(policy[P_K]), int(policy[P_M])
     s = k + m
     scale = int(policy[P_SLACK_SCALE])
+    n_global, n_request, n_prefetch = _obs_widths(int(policy[P_OBS_VERSION]))
     wanted, order, keys = scratch[i, :s], scratch[i, s : 2 * s], scratch[i, 2 * s : 3 * s]
     for j in range(s):
         wanted[j], order[j] = 0, j
@@ -1341,13 +1459,13 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
         for j in range(m):
             actions[i, k + j] = 0
         for j in range(k):
-            if obs[i, N_GLOBAL + N_REQUEST * j + _R_PRESENT] > 0.5 and limits[i, j] > 0:
+            if obs[i, n_global + n_request * j + _R_PRESENT] > 0.5 and limits[i, j] > 0:
                 actions[i, j] = 1
                 break
         return
     # Request features, read as policies do: slack rounded back to whole rounds.
     for j in range(k):
-        at = N_GLOBAL + N_REQUEST * j
+        at = n_global + n_request * j
         present = obs[i, at + _R_PRESENT] > 0.5
         p = float(obs[i, at + _R_P]) if present else 0.0
         slack = int(np.rint(float(obs[i, at + _R_SLACK]) * scale)) if present else 0
@@ -1355,7 +1473,7 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
         limit = limits[i, j] if present else 0
         if code == LOG_PARALLEL:
             wanted[j] = 0 if from_cache else min(int(policy[P_K_PARALLEL]), limit)
-        elif code == SINGLE_REQUEST_DP:
+        elif code == SINGLE_REQUEST_DP or code == PREFETCH_VALUE:
             wanted[j] = 0 if from_cache else _dp_choice(p, slack, limit, policy)
         elif code == CRITICAL_PATH:
             limit = min(limit, int(policy[P_REQUEST_CAP]))
@@ -1367,26 +1485,35 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             needed = attempts_for_target(p, slack, policy[P_TARGET])
             wanted[j] = 0 if skip else min(needed, limit)
         keys[j] = slack if present else scale + 1
+    if code == PREFETCH_VALUE:
+        for j in range(m):
+            at = n_global + n_request * k + n_prefetch * j
+            if obs[i, at + _PF_PRESENT] > 0.5:
+                cached = int(np.rint(float(obs[i, at + _PF_CACHED]) * policy[P_PER_PAIR]))
+                # recency = 1 / (1 + rounds since last requested), a float32 share
+                since = int(np.rint(1.0 / max(float(obs[i, at + _PF_RECENCY]), 1e-9) - 1.0))
+                p = float(obs[i, at + _PF_P])
+                wanted[k + j] = _prefetch_choice(p, cached, since, limits[i, k + j], policy)
     if code == DEADLINE:
         for j in range(m):
-            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * j
+            at = n_global + n_request * k + n_prefetch * j
             present = obs[i, at + _PF_PRESENT] > 0.5
             cached = float(obs[i, at + _PF_CACHED]) if present else 0.0
             if policy[P_PREFETCH] > 0 and cached <= 0.0:
                 wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j] if present else 0)
             keys[k + j] = scale + 2
-        _least_slack_first(i, obs, k, s, keys, order)
+        _least_slack_first(i, obs, k, s, keys, order, n_global, n_request)
     elif code == CRITICAL_PATH:
         # Gates pending within the lookahead: recency 1 / (1 + rounds to go) at least 1 / (1 + lookahead).
         soon = 1.0 / (1.0 + policy[P_LOOKAHEAD])
         for j in range(m):
-            at = N_GLOBAL + N_REQUEST * k + N_PREFETCH * j
+            at = n_global + n_request * k + n_prefetch * j
             present = obs[i, at + _PF_PRESENT] > 0.5
             imminent = present and float(obs[i, at + _PF_RECENCY]) >= soon * (1.0 - 1e-6)
             if policy[P_PREFETCH] > 0 and imminent and float(obs[i, at + _PF_CACHED]) <= 0.0:
                 wanted[k + j] = min(int(policy[P_PREFETCH_ATTEMPTS]), limits[i, k + j])
             keys[k + j] = scale + 2
-        _least_slack_first(i, obs, k, s, keys, order)
+        _least_slack_first(i, obs, k, s, keys, order, n_global, n_request)
         _grant_round_robin(i, wanted, order, k, int(policy[P_CAPACITY]), actions)
         return
     _grant_in_order(i, wanted, order, int(policy[P_CAPACITY]), actions)
@@ -1419,14 +1546,16 @@ def _grant_round_robin(i: int, wanted, order, k: int, capacity: int, actions) ->
 
 
 @njit(**JIT)
-def _least_slack_first(i: int, obs, k: int, s: int, keys, order) -> None:
+def _least_slack_first(i: int, obs, k: int, s: int, keys, order, n_global: int, n_request: int) -> None:
     """Sort ``order`` by ``keys`` (the slots' slack), least first, then the likeliest to
     succeed; a stable insertion sort."""
     for t in range(1, s):
         j = order[t]
         u = t
         while u > 0 and (keys[order[u - 1]] > keys[j] or (
-                keys[order[u - 1]] == keys[j] and _likelihood(i, order[u - 1], obs, k) < _likelihood(i, j, obs, k))):
+                keys[order[u - 1]] == keys[j]
+                and _likelihood(i, order[u - 1], obs, k, n_global, n_request)
+                < _likelihood(i, j, obs, k, n_global, n_request))):
             order[u] = order[u - 1]
             u -= 1
         order[u] = j

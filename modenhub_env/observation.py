@@ -25,6 +25,13 @@ prefetch slot x ``M`` (6)  present; ``p_ab``; cached ebits of the pair / per-pai
 Request slots hold the ``K`` oldest pending requests; prefetch slots the ``M`` pairs
 requested most recently. Empty slots are all zeros. Features describe requests, not
 QPUs, so a policy trained at one ``N`` runs at another.
+
+Observation version 1 (``ModEnHub-v1``, ``HubConfig.observation_version = 1``) adds, at
+the end of each block, what a scheduler needs to respect the capacities ``S`` and
+``c_i`` (``docs/env.md#observation-space``): globally the capacity left if every slot
+launched its limit, and ``c_i / k_max``; per slot (request and prefetch alike) the
+attempts older and younger slots could claim on its busier QPU, as shares of ``c_i``,
+and the attempts it is sure to be granted whatever older slots ask.
 """
 
 from __future__ import annotations
@@ -44,22 +51,36 @@ REQUEST_FEATURES = (
     "from_cache", "chance_one_per_round", "attempt_limit",
 )
 PREFETCH_FEATURES = ("present", "p_pair", "cached", "cached_fidelity", "recency", "attempt_limit")
+#: What observation version 1 adds after the global features of version 0.
+GLOBAL_FEATURES_V1 = ("capacity_left", "qpu_capacity")
+#: What observation version 1 adds after the features of version 0 of every slot.
+SLOT_FEATURES_V1 = ("older_qpu_claim", "younger_qpu_claim", "sure_attempts")
+#: The observation versions: 0 (``ModEnHub-v0``) and 1 (``ModEnHub-v1``).
+OBSERVATION_VERSIONS = (0, 1)
 
 
-def observation_size(request_slots: int, prefetch_slots: int) -> int:
+def block_features(version: int = 0) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Names of the global features, of one request slot's and of one prefetch slot's in
+    observation ``version``; version 1 keeps version 0's and appends its own to each."""
+    if version not in OBSERVATION_VERSIONS:
+        raise ValueError(f"observation_version must be one of {OBSERVATION_VERSIONS}, got {version!r}")
+    if version == 0:
+        return GLOBAL_FEATURES, REQUEST_FEATURES, PREFETCH_FEATURES
+    return GLOBAL_FEATURES + GLOBAL_FEATURES_V1, REQUEST_FEATURES + SLOT_FEATURES_V1, PREFETCH_FEATURES + SLOT_FEATURES_V1
+
+
+def observation_size(request_slots: int, prefetch_slots: int, version: int = 0) -> int:
     """Length of the observation vector."""
-    return (
-        len(GLOBAL_FEATURES)
-        + request_slots * len(REQUEST_FEATURES)
-        + prefetch_slots * len(PREFETCH_FEATURES)
-    )
+    glob, request, prefetch = block_features(version)
+    return len(glob) + request_slots * len(request) + prefetch_slots * len(prefetch)
 
 
-def feature_names(request_slots: int, prefetch_slots: int) -> list[str]:
+def feature_names(request_slots: int, prefetch_slots: int, version: int = 0) -> list[str]:
     """Name of every entry of the observation, e.g. ``request[2].slack``."""
-    names = [f"global.{name}" for name in GLOBAL_FEATURES]
-    names += [f"request[{i}].{n}" for i in range(request_slots) for n in REQUEST_FEATURES]
-    names += [f"prefetch[{i}].{n}" for i in range(prefetch_slots) for n in PREFETCH_FEATURES]
+    glob, request, prefetch = block_features(version)
+    names = [f"global.{name}" for name in glob]
+    names += [f"request[{i}].{n}" for i in range(request_slots) for n in request]
+    names += [f"prefetch[{i}].{n}" for i in range(prefetch_slots) for n in prefetch]
     return names
 
 

@@ -25,7 +25,7 @@ from agents import (
     registry,
 )
 from agents.base import grant_in_order
-from modenhub_env import HubConfig, physics
+from modenhub_env import HubConfig, HubCore, physics
 from modenhub_env.observation import feature_names, observation_size
 from modenhub_env.state import COUNTERS
 
@@ -348,6 +348,31 @@ def test_policies__run_in_the_vector_env_of_every_preset(name, preset, overrides
         assert totals["outside_mask"] == 0
         if cfg.comm_qubits_per_qpu is None:
             assert totals["clipped_attempts"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(set(POLICIES) - {"random"}))
+def test_policies__act_alike_on_observations_of_either_version(name):
+    """Version 1 keeps every feature of version 0: a handcrafted policy decides the same on
+    both, step by step and in the fused Monte Carlo."""
+    configs = {v: HubConfig.preset("contention", prefetch_slots=3, observation_version=v) for v in (0, 1)}
+    envs = {v: gym.make_vec(ENV_ID, num_envs=6, config=cfg) for v, cfg in configs.items()}
+    policies = {v: make_policy(name, cfg) for v, cfg in configs.items()}
+    obs = {v: env.reset(seed=4)[0] for v, env in envs.items()}
+    assert obs[1].shape[1] > obs[0].shape[1]
+    launched = 0
+    for _ in range(40):
+        actions = {v: policies[v].predict(obs[v])[0] for v in (0, 1)}
+        np.testing.assert_array_equal(actions[0], actions[1])
+        steps = {v: envs[v].step(actions[v]) for v in (0, 1)}
+        np.testing.assert_array_equal(steps[0][1], steps[1][1])  # the rewards
+        obs = {v: steps[v][0] for v in (0, 1)}
+        launched += int(actions[0].sum())
+    assert launched > 0
+    keys = np.arange(1, 5, dtype=np.uint64)
+    returns = {v: HubCore(cfg, 4).play(policies[v].params, keys) for v, cfg in configs.items()}
+    np.testing.assert_array_equal(returns[0], returns[1])
+    with pytest.raises(ValueError, match="observation_version=1"):
+        HubCore(configs[1], 4).play(policies[0].params, keys)
 
 
 def test_policies__run_with_a_preset_name_through_make_vec():

@@ -493,7 +493,7 @@ def test_reward__is_served_minus_weighted_failures_and_attempts():
         c = result.counts
         expected = c["served"] - 1.5 * c["failed"] - 0.25 * (c["attempts"] + c["prefetch_attempts"])
         np.testing.assert_allclose(result.reward, expected)
-        np.testing.assert_allclose(result.reward, c["reward_served"] + c["reward_failed"] + c["reward_attempts"])
+        np.testing.assert_allclose(result.reward, c["reward_served"] + c["reward_failed"] + c["reward_attempts"] + c["reward_fidelity"])
 
 
 def test_totals__sum_the_round_counts():

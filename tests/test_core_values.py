@@ -102,6 +102,28 @@ def test_serve_from_cache__fidelity_of_an_ebit_cached_by_a_surplus():
     assert counts["fidelity_sum"][0] == pytest.approx(0.9014829409858909, rel=1e-12)
 
 
+def test_reward_fidelity__weighs_the_fidelity_a_cached_ebit_lost_and_nothing_for_a_fresh_one():
+    # f0 = 0.9, T_coh = 6, served from the cache at age 3: F0 - F = 0.9 - 0.6442449 = 0.2557551;
+    # with w_fidelity = 2 the component is -0.5115102 and the reward 1 - 0.5115102
+    cfg = HubConfig(n_qpus=5, f0=0.9, t_coh=6.0, f_min=0.5, round_budget=6, w_fidelity=2.0, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    a, b = int(s.q_a[0, 0]), int(s.q_b[0, 0])
+    s.c_pair[0, 0], s.c_birth[0, 0] = a * 5 + b, -2
+    assert core.step(attempts(core)).counts["reward_fidelity"][0] == 0.0  # nothing served
+    result = core.step(attempts(core))
+    assert result.counts["reward_fidelity"][0] == pytest.approx(-0.5115101423735766, rel=1e-12)
+    assert result.reward[0] == pytest.approx(1.0 - 0.5115101423735766, rel=1e-12)
+    # a fresh ebit (f0 = 0.93, decaying memory) loses nothing: the component is exactly 0
+    fresh = HubConfig(n_qpus=5, f0=0.93, t_coh=4.0, f_min=0.5, cache_capacity=0, w_fidelity=3.0, **LOSSLESS)
+    env = ModEnHubEnv(fresh)
+    env.reset(seed=3)
+    action = np.zeros(fresh.request_slots, dtype=np.int64)
+    action[0] = 1
+    _, reward, _, _, info = env.step(action)
+    assert (info["served"], info["reward_fidelity"], reward) == (1, 0.0, 1.0)
+
+
 # ---------------------------------------------------------------- prefetch candidates
 
 

@@ -17,7 +17,7 @@ from modenhub_env import PRESETS, HubConfig, ModEnHubEnv
 from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
-REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts")
+REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts", "reward_fidelity")
 
 
 def snapshot(env: ModEnHubEnv) -> dict:
@@ -80,6 +80,35 @@ def test_env__passes_sb3_check_env(preset):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sb3_check_env(ModEnHubEnv(preset=preset), warn=True)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_env_v1__passes_gymnasium_check_env_and_differs_from_v0_in_the_observation_only(preset):
+    env = gym.make("modenhub_env:ModEnHub-v1", preset=preset)
+    assert env.unwrapped.config == HubConfig.preset(preset, observation_version=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any checker warning fails the test
+        gym_check_env(env.unwrapped)
+    k, m = env.unwrapped.config.request_slots, env.unwrapped.config.prefetch_slots
+    assert env.observation_space.shape == (8 + 12 * k + 9 * m,)
+    old = ModEnHubEnv(preset=preset)
+    assert old.action_space == env.action_space
+    env.reset(seed=2)
+    old.reset(seed=2)
+    for _ in range(20):
+        action = old.action_space.sample()
+        _, reward_v1, *_ = env.step(action)
+        _, reward_v0, *_ = old.step(action)
+        assert reward_v1 == reward_v0
+
+
+def test_make_vec_v1__builds_the_native_vector_env_with_the_version_1_observation():
+    envs = gym.make_vec("modenhub_env:ModEnHub-v1", num_envs=3, preset="contention", config=None)
+    assert envs.unwrapped.config.observation_version == 1
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (3, 8 + 12 * 8 + 9 * 2)
+    with pytest.raises(ValueError, match=r"observation_version must be in \[0, 1\], got 2"):
+        gym.make("modenhub_env:ModEnHub-v1", observation_version=2)
 
 
 # ---------------------------------------------------------------- construction
@@ -151,7 +180,7 @@ def test_reset__options_may_switch_workload():
     assert flags == [False, False, True]
 
 
-@pytest.mark.parametrize("field", ["request_slots", "prefetch_slots", "k_max"])
+@pytest.mark.parametrize("field", ["request_slots", "prefetch_slots", "k_max", "observation_version"])
 def test_reset__options_that_change_spaces_raise(field):
     env = ModEnHubEnv(preset="paper")
     env.reset(seed=0)

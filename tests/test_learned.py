@@ -352,3 +352,22 @@ def test_convert_cli__needs_trust_pickle_then_writes_a_model_file(trusted_zip, t
     main(["convert", trusted_zip, "--out", str(target), "--trust-pickle"])
     assert f"wrote {target}" in capsys.readouterr().out
     assert LearnedPolicy.load(target).algo == "ppo"
+
+
+def test_slot_policy__reads_observation_version_1_and_its_file_keeps_the_layout(tmp_path):
+    config = CONFIG.replace(observation_version=1)
+    env = ModEnHubVecEnv(2, config=config)
+    model = PPO(SlotActorCriticPolicy, env, n_steps=8, batch_size=16, policy_kwargs=slot_policy_kwargs(config),
+                device="cpu", seed=0)
+    extractor = model.policy.features_extractor
+    assert extractor.version == 1
+    assert extractor.request_encoder[0].in_features == 12 + 8  # a v1 request slot and the v1 globals
+    path = tmp_path / "v1.safetensors"
+    path.write_bytes(policy_file_bytes(model.policy, config, "ppo", 0))
+    policy = LearnedPolicy.load(path)
+    assert policy.config.observation_version == 1
+    obs, masks = observations(config, 3)
+    actions, _ = policy.predict(obs, action_masks=masks)
+    assert actions.shape == (3, config.request_slots + config.prefetch_slots)
+    with pytest.raises(ValueError, match="size"):
+        policy.check_fits(CONFIG)  # the same scenario seen through version 0

@@ -58,7 +58,8 @@ def put_request(core: HubCore, slot: int, a: int, b: int, arrival: int, deadline
 
 def named(core: HubCore, row: int = 0) -> dict[str, float]:
     cfg = core.config
-    return dict(zip(feature_names(cfg.request_slots, cfg.prefetch_slots), observe(core)[row].tolist(), strict=True))
+    names = feature_names(cfg.request_slots, cfg.prefetch_slots, cfg.observation_version)
+    return dict(zip(names, observe(core)[row].tolist(), strict=True))
 
 
 def assert_features(got: dict[str, float], expected: dict[str, float]) -> None:
@@ -315,3 +316,142 @@ def test_observe__cache_fill_counts_against_the_cache_size_not_the_capacity():
     core = blank_core(cfg)
     core.state.c_pair[0, :3] = [code(0, 1, 3), code(0, 1, 3), code(1, 2, 3)]
     assert named(core)["global.cache_fill"] == pytest.approx(0.5, rel=1e-6)  # 3 / 6
+
+
+# ---------------------------------------------------------------- observation version 1
+
+# SIX with version 1's features, c_i = 9 above k_max = 6 (every limit is 6) and S = 30.
+SIX_V1 = SIX.replace(observation_version=1, max_attempts_per_round=30, comm_qubits_per_qpu=9)
+
+
+def six_state_v1(**overrides) -> HubCore:
+    """``six_state`` in ``SIX_V1`` (with ``overrides``): the slots in order hold (1, 3)
+    with limit 6, (0, 2) served from the cache (limit 0), (2, 5) limit 6, then the
+    candidates (2, 5) and (1, 4), limit 6 each, and an empty candidate slot."""
+    old = six_state()
+    core = blank_core(SIX_V1.replace(**overrides))
+    for name in ("round", "q_valid", "q_a", "q_b", "q_arrival", "q_deadline", "q_attempts", "q_reserved",
+                 "c_pair", "c_birth", "r_pair", "r_round"):
+        getattr(core.state, name)[0] = getattr(old.snapshot(), name)[0]
+    return core
+
+
+def test_observe_v1__keeps_every_version_0_feature_and_adds_its_own():
+    v0, v1 = named(six_state()), named(six_state_v1(max_attempts_per_round=12, comm_qubits_per_qpu=4))
+    assert set(v1) - set(v0) == {"global.capacity_left", "global.qpu_capacity"} | {
+        f"{kind}[{j}].{name}" for kind in ("request", "prefetch") for j in range(3)
+        for name in ("older_qpu_claim", "younger_qpu_claim", "sure_attempts")}
+    assert {name: v1[name] for name in v0} == v0  # the same state: the same values
+    names = feature_names(3, 3, 1)
+    assert names.index("request[0].present") == 8  # 6 + 2 global features
+    assert names.index("request[1].present") == 8 + 12  # 9 + 3 features a request slot
+    assert names.index("prefetch[0].present") == 8 + 3 * 12
+    assert names.index("prefetch[1].present") == 8 + 3 * 12 + 9  # 6 + 3 features a prefetch slot
+    assert len(observe(six_state_v1())[0]) == 8 + 3 * 12 + 3 * 9
+
+
+def test_observe_v1__global_capacity_features():
+    got = named(six_state_v1())
+    assert_features(got, {
+        "global.capacity_left": 0.2,  # (S 30 - limits 6 + 0 + 6 + 6 + 6 + 0) / 30 = 6 / 30
+        "global.qpu_capacity": 1.0,  # min(c_i 9 / k_max 6, 1)
+    })
+    got = named(six_state_v1(max_attempts_per_round=16, comm_qubits_per_qpu=4))  # limits 4 each
+    assert_features(got, {
+        "global.capacity_left": 0.0,  # max(16 - 4 * 4, 0) / 16
+        "global.qpu_capacity": 4.0 / 6.0,  # c_i 4 / k_max 6
+    })
+    got = named(six_state_v1(max_attempts_per_round=None, comm_qubits_per_qpu=None))
+    assert_features(got, {"global.capacity_left": 1.0, "global.qpu_capacity": 1.0})  # both unlimited
+
+
+def test_observe_v1__qpu_claims_of_older_and_younger_slots_and_sure_attempts():
+    got = named(six_state_v1())
+    assert_features(got, {
+        # request 0, (1, 3): nothing older; younger, candidate (1, 4) on QPU 1: 6 / c_i 9
+        "request[0].older_qpu_claim": 0.0,
+        "request[0].younger_qpu_claim": 6.0 / 9.0,
+        "request[0].sure_attempts": 1.0,  # min(limit 6, S 30 - 0, c_i 9 - 0) / k_max 6
+        # request 1, (0, 2), served from the cache: younger (2, 5) twice on QPU 2: 12 / 9, capped
+        "request[1].older_qpu_claim": 0.0,
+        "request[1].younger_qpu_claim": 1.0,
+        "request[1].sure_attempts": 0.0,  # its limit is 0
+        # request 2, (2, 5): request 1 launches nothing; candidate (2, 5) on both QPUs: 6 / 9
+        "request[2].older_qpu_claim": 0.0,
+        "request[2].younger_qpu_claim": 6.0 / 9.0,
+        "request[2].sure_attempts": 1.0,  # min(6, 30 - 6, 9 - 0) / 6
+        # candidate 0, (2, 5): request 2 on both QPUs: 6 / 9; nothing younger on 2 or 5
+        "prefetch[0].older_qpu_claim": 6.0 / 9.0,
+        "prefetch[0].younger_qpu_claim": 0.0,
+        "prefetch[0].sure_attempts": 0.5,  # min(6, 30 - 12, 9 - 6 = 3) / 6
+        # candidate 1, (1, 4): request 0 on QPU 1: 6 / 9
+        "prefetch[1].older_qpu_claim": 6.0 / 9.0,
+        "prefetch[1].younger_qpu_claim": 0.0,
+        "prefetch[1].sure_attempts": 0.5,  # min(6, 30 - 18, 9 - 6 = 3) / 6
+    })
+    for name in ("older_qpu_claim", "younger_qpu_claim", "sure_attempts"):
+        assert got[f"prefetch[2].{name}"] == 0.0, name  # an empty slot is all zeros
+
+
+def test_observe_v1__sure_attempts_under_a_binding_hub_capacity():
+    got = named(six_state_v1(max_attempts_per_round=16))  # limits stay min(6, 16, 9) = 6
+    assert_features(got, {
+        "request[0].sure_attempts": 1.0,  # min(6, 16, 9) / 6
+        "request[2].sure_attempts": 1.0,  # min(6, 16 - 6, 9) / 6
+        "prefetch[0].sure_attempts": 0.5,  # min(6, 16 - 12 = 4, 9 - 6 = 3) / 6
+        "prefetch[1].sure_attempts": 0.0,  # max(min(6, 16 - 18, 3), 0) / 6
+        "prefetch[1].older_qpu_claim": 6.0 / 9.0,  # the claims do not depend on S
+    })
+
+
+def test_observe_v1__unlimited_capacities_claim_nothing_and_every_limit_is_sure():
+    got = named(six_state_v1(max_attempts_per_round=None, comm_qubits_per_qpu=None))
+    for kind, j in (("request", 0), ("request", 2), ("prefetch", 0), ("prefetch", 1)):
+        assert_features(got, {
+            f"{kind}[{j}].older_qpu_claim": 0.0,
+            f"{kind}[{j}].younger_qpu_claim": 0.0,
+            f"{kind}[{j}].sure_attempts": 1.0,  # limit k_max 6 / 6
+        })
+
+
+def test_observe_v1__one_qpu_counts_each_older_slot_once():
+    """N = 1: every request is the pair (0, 0) of the QPU with the hub's memory."""
+    cfg = HubConfig(n_qpus=1, workload="poisson", arrival_rate=0.01, episode_rounds=9, request_slots=3,
+                    k_max=4, comm_qubits_per_qpu=5, observation_version=1)
+    core = blank_core(cfg)
+    for slot in range(3):
+        put_request(core, slot, 0, 0, arrival=0, deadline=3)
+    got = named(core)
+    assert_features(got, {
+        "request[0].older_qpu_claim": 0.0,
+        "request[0].younger_qpu_claim": 1.0,  # limits 4 + 4 on QPU 0 = 8 / c_i 5, capped
+        "request[0].sure_attempts": 1.0,  # min(4, 5 - 0) / k_max 4
+        "request[1].older_qpu_claim": 0.8,  # 4 / 5
+        "request[1].younger_qpu_claim": 0.8,
+        "request[1].sure_attempts": 0.25,  # min(4, 5 - 4) / 4
+        "request[2].older_qpu_claim": 1.0,  # 8 / 5, capped
+        "request[2].younger_qpu_claim": 0.0,
+        "request[2].sure_attempts": 0.0,  # max(5 - 8, 0) / 4
+        "global.capacity_left": 1.0,  # S unlimited
+        "global.qpu_capacity": 1.0,  # min(5 / 4, 1)
+    })
+
+
+def test_observe_v1__asking_at_most_the_sure_attempts_is_never_clipped():
+    """What ``sure_attempts`` promises, over random rounds of the contention preset."""
+    cfg = HubConfig.preset("contention", observation_version=1, arrival_rate=2.0)
+    core = HubCore(cfg, 16)
+    core.reset(np.ones(16, dtype=bool), np.arange(1, 17, dtype=np.uint64))
+    names = feature_names(cfg.request_slots, cfg.prefetch_slots, 1)
+    sure_at = [names.index(f"request[{j}].sure_attempts") for j in range(cfg.request_slots)]
+    sure_at += [names.index(f"prefetch[{j}].sure_attempts") for j in range(cfg.prefetch_slots)]
+    gen = np.random.default_rng(3)
+    checked = 0
+    for _ in range(60):
+        sure = np.rint(core.obs[:, sure_at] * cfg.k_max).astype(np.int64)
+        asked = gen.integers(0, cfg.k_max + 1, size=sure.shape)
+        core.advance(asked)
+        within = asked <= sure
+        np.testing.assert_array_equal(core.launched[within], asked[within])
+        checked += int((within & (asked > 0)).sum())
+    assert checked > 100  # the promise was put to the test

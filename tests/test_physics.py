@@ -196,10 +196,11 @@ def test_storage_limit__is_the_last_usable_age_with_both_rules(f0, t_coh, f_min,
     assert all(_usable(age, f0, t_coh, f_min, cutoff) for age in range(limit + 1))
 
 
-def test_storage_limit__decoherence_preset_value():
-    cfg = HubConfig.preset("decoherence")
-    # 8 ln(0.72 / 0.55) = 2.15 rounds, below the cutoff's 5.
-    assert cfg.storage_limit == 2
+def test_storage_limit__decoherence_preset_values():
+    # 30 ln(0.72 / 0.55) = 8.08 rounds, no cutoff
+    assert HubConfig.preset("decoherence").storage_limit == 8
+    # the earlier preset: 8 ln(0.72 / 0.55) = 2.15 rounds, below the cutoff's 5
+    assert HubConfig.preset("decoherence-short").storage_limit == 2
 
 
 # ---------------------------------------------------------------- closed forms

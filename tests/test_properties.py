@@ -103,7 +103,7 @@ def test_core__invariants_hold_under_random_actions(cfg, seed, within_masks):
             assert np.all(np.isfinite(value)), name
             if not name.startswith("reward_"):
                 assert np.all(value >= 0), name
-        np.testing.assert_allclose(result.reward, c["reward_served"] + c["reward_failed"] + c["reward_attempts"])
+        np.testing.assert_allclose(result.reward, c["reward_served"] + c["reward_failed"] + c["reward_attempts"] + c["reward_fidelity"])
         launched = core.launched
         # attempts: within each slot's request, S per round and c_i per QPU
         assert np.all(launched >= 0) and np.all(launched <= act)

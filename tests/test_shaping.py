@@ -14,7 +14,7 @@ from modenhub_env.sb3 import ModEnHubVecEnv  # noqa: E402
 from modenhub_env.workload import max_budget  # noqa: E402
 from train.shaping import DPShapingVecEnv, dp_potential, fresh_request_value  # noqa: E402
 
-CONFIG = HubConfig.preset("decoherence", episode_rounds=24)
+CONFIG = HubConfig.preset("decoherence-short", episode_rounds=24)  # homogeneous spokes: one p_ab
 
 
 def test_dp_potential__sums_the_dp_value_of_the_visible_requests_read_from_the_core():

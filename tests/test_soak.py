@@ -15,7 +15,7 @@ def test_soak__a_small_run_keeps_every_invariant_on_every_scenario():
     report = soak.run(steps=60_000, configs=0, batch=128, seed=3, progress=False, chunk=8)
     assert report.failures == {}, report.examples
     assert report.steps >= 60_000
-    assert set(report.steps_by_scenario) == {"paper", "contention", "decoherence", "hotspot", "trace"}
+    assert set(report.steps_by_scenario) == {"paper", "contention", "decoherence", "decoherence-short", "hotspot", "trace"}
 
 
 def test_fuzz__random_configs_and_traces_work_or_give_a_one_line_value_error():

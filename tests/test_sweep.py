@@ -73,7 +73,7 @@ def test_validate_spec__empty_list_is_an_error(keys, named):
 
 
 @pytest.mark.parametrize(("keys", "named", "allowed"), [
-    ({"presets": ["paper", "contentoin"]}, "'presets'", "contention, decoherence, hotspot, paper"),
+    ({"presets": ["paper", "contentoin"]}, "'presets'", "contention, decoherence, decoherence-short, hotspot, paper"),
     ({"algos": ["sac"]}, "'algos'", "ppo, maskable-ppo, a2c"),
     ({"train": {"policy": "cnn"}}, "'train.policy'", "slots, pooled, mlp"),
     ({"grid": {"lr": [1e-3]}}, "'grid.lr'", "learning_rate"),

@@ -13,7 +13,7 @@ from modenhub_env import PRESETS, HubConfig, ModEnHubEnv, ModEnHubVectorEnv
 from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
-REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts")
+REWARD_PARTS = ("reward_served", "reward_failed", "reward_attempts", "reward_fidelity")
 
 
 def random_actions(gen: np.random.Generator, venv: ModEnHubVectorEnv) -> np.ndarray:

@@ -51,8 +51,8 @@ def scenarios(trace_path: str) -> dict[str, tuple[HubConfig, str]]:
         "paper-random": (paper.replace(n_qpus=5, fibre_km_max=9.0), "random"),
         "contention-deadline": (HubConfig.preset("contention"), "deadline"),
         "contention-random": (HubConfig.preset("contention"), "random"),
-        "decoherence-deadline": (HubConfig.preset("decoherence"), "deadline"),
-        "decoherence-random": (HubConfig.preset("decoherence"), "random"),
+        "decoherence-deadline": (HubConfig.preset("decoherence-short"), "deadline"),
+        "decoherence-random": (HubConfig.preset("decoherence-short"), "random"),
         "hotspot-deadline": (HubConfig.preset("hotspot"), "deadline"),
         "hotspot-random": (HubConfig.preset("hotspot"), "random"),
         "poisson-small-queue": (
