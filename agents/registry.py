@@ -7,7 +7,13 @@ from typing import Any
 
 from agents.base import Policy
 from agents.dp import SingleRequestDPPolicy
-from agents.heuristics import CriticalPathPolicy, DeadlinePolicy, LogParallelPolicy, PrefetchValuePolicy, SequentialPolicy
+from agents.heuristics import (
+    CriticalPathPolicy,
+    DeadlinePolicy,
+    LogParallelPolicy,
+    PrefetchValuePolicy,
+    SequentialPolicy,
+)
 from agents.random_policy import RandomPolicy
 from modenhub_env.config import HubConfig
 

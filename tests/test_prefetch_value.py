@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from agents import SingleRequestDPPolicy, PrefetchValuePolicy, make_policy
+from agents import PrefetchValuePolicy, SingleRequestDPPolicy, make_policy
 from agents.heuristics import worth_table
 from modenhub_env.config import HubConfig
 from modenhub_env.observation import feature_names
