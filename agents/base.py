@@ -17,6 +17,7 @@ import numpy as np
 from agents.view import check_batch, parse_observation
 from modenhub_env import kernels
 from modenhub_env.config import HubConfig
+from modenhub_env.core import kernel_array
 from modenhub_env.workload import max_budget
 
 
@@ -119,8 +120,8 @@ class KernelPolicy(Policy):
         self.params[kernels.P_OBS_VERSION] = cfg.observation_version
 
     def act(self, obs: np.ndarray, limits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        obs = np.ascontiguousarray(obs, dtype=np.float32)
-        limits = np.ascontiguousarray(limits, dtype=np.int64)
+        obs = kernel_array(obs, np.float32)
+        limits = kernel_array(limits, np.int64)
         actions = np.empty_like(limits)
         scratch = np.empty((obs.shape[0], 3 * self.n_slots), dtype=np.int64)
         kernels.act_envs(self.params, obs, limits, actions, scratch)

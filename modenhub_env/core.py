@@ -56,7 +56,7 @@ INFO_COLUMNS = COUNTERS + (
     "round", "pending", "cache_fill", "reward_makespan",
 )
 #: The reward components among ``INFO_COLUMNS`` (``reward_makespan``: the circuit workload's).
-REWARD_COLUMNS = ("reward_served", "reward_failed", "reward_attempts", "reward_makespan")
+REWARD_COLUMNS = ("reward_served", "reward_failed", "reward_attempts", "reward_fidelity", "reward_makespan")
 #: [rounds] A storage limit this long never binds (an episode lasts at most 10**9 rounds).
 NEVER_AGE = 2.0**62
 
@@ -254,8 +254,8 @@ class HubCore:
     def reset(self, rows: np.ndarray, keys: np.ndarray) -> None:
         """Start new episodes in the envs selected by the boolean ``rows`` ((B,)), keyed
         by ``keys`` ((B,) uint64; only the selected entries are read). Refreshes ``obs``."""
-        rows = np.ascontiguousarray(rows, dtype=bool)
-        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        rows = kernel_array(rows, bool)
+        keys = kernel_array(keys, np.uint64)
         self._sync()
         kn.reset_envs(rows, keys, self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts)
 
@@ -284,11 +284,11 @@ class HubCore:
         of an ``agents.base.KernelPolicy``), keyed ``keys`` ((B,) uint64), in one kernel
         call with no Python between rounds: the fused Monte Carlo. Returns each episode's
         return, (B,) float64; its totals, latency histogram and length stay in ``state``."""
-        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        keys = kernel_array(keys, np.uint64)
         actions = np.zeros((self.batch, self.n_slots), dtype=np.int64)
         scratch = np.zeros((self.batch, 3 * self.n_slots), dtype=np.int64)
         returns = np.zeros(self.batch)
-        policy = np.ascontiguousarray(policy, dtype=np.float64)
+        policy = kernel_array(policy, np.float64)
         version = self.config.observation_version
         if policy.ndim != 1 or policy.size < kn.P_SIZE or policy[kn.P_OBS_VERSION] != version:
             raise ValueError(
@@ -310,7 +310,7 @@ class HubCore:
 
     def step(self, actions: np.ndarray) -> StepResult:
         """Advance every env one round; ``actions`` ((B, K + M) ints) are attempts per slot."""
-        self.advance(np.ascontiguousarray(actions, dtype=np.int64))
+        self.advance(kernel_array(actions, np.int64))
         out = self.out.copy()
         return StepResult(
             reward=out[:, kn.O_REWARD],
@@ -340,6 +340,12 @@ class HubCore:
         empty slot, a request served from the cache, or a prefetch pair with no room."""
         self._sync()
         return self.work[:, : self.n_slots].copy()
+
+
+def kernel_array(values, dtype) -> np.ndarray:
+    """``values`` as a kernel takes them: C-contiguous and writable (a copy if need be), since
+    numba compiles anew for a read-only or strided array, and each kernel keeps one signature."""
+    return np.require(values, dtype=dtype, requirements=["C", "W"])
 
 
 def work_width(config: HubConfig) -> int:

@@ -12,7 +12,7 @@ from gymnasium.utils import seeding
 
 from modenhub_env import kernels
 from modenhub_env.config import HubConfig
-from modenhub_env.core import INFO_COLUMNS, INTEGER_INFO, HubCore
+from modenhub_env.core import INFO_COLUMNS, INTEGER_INFO, HubCore, kernel_array
 from modenhub_env.observation import observation_size
 from modenhub_env.seeding import keys_from_seeds
 from modenhub_env.state import COUNTERS
@@ -66,7 +66,8 @@ def check_actions(actions: Any, batch_shape: tuple[int, ...], config: HubConfig)
     the kernel, before anything moves (:class:`~modenhub_env.core.ActionRangeError`)."""
     slots = config.request_slots + config.prefetch_slots
     want = batch_shape + (slots,)
-    if type(actions) is np.ndarray and actions.dtype == np.int64 and actions.shape == want:
+    if (type(actions) is np.ndarray and actions.dtype == np.int64 and actions.shape == want
+            and actions.flags.c_contiguous and actions.flags.writeable):
         return actions.reshape(-1, slots)  # the common case, checked cheaply: it runs every step
     array = np.asarray(actions)
     if array.shape != want:
@@ -78,14 +79,14 @@ def check_actions(actions: Any, batch_shape: tuple[int, ...], config: HubConfig)
         raise ValueError(f"action must hold integers, got dtype {array.dtype}")
     if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
         raise ValueError(f"action values must be in [0, k_max={config.k_max}], got {array.max()}")
-    return np.ascontiguousarray(array, dtype=np.int64).reshape(-1, slots)
+    return kernel_array(array, np.int64).reshape(-1, slots)
 
 
 def keys_for_seeds(seeds: Sequence[int | None], keys: np.ndarray, fallback: np.random.Generator):
     """Episode keys for envs seeded ``seeds``: a seed gives the key that a single env
     seeded alike draws; ``None`` continues the env's own sequence (or, for an env not yet
     keyed, draws from ``fallback``)."""
-    out = kernels.next_episode_keys(np.ascontiguousarray(keys, dtype=np.uint64))
+    out = kernels.next_episode_keys(kernel_array(keys, np.uint64))
     plain = [i for i, seed in enumerate(seeds) if _plain_seed(seed)]
     if plain:  # all at once, as the generator would draw them
         out[plain] = keys_from_seeds([seeds[i] for i in plain])

@@ -168,7 +168,7 @@ O_REWARD_SERVED, O_REWARD_FAILED, O_REWARD_ATTEMPTS, O_REWARD_FIDELITY = 17, 18,
 O_EBIT_FIDELITY, O_GATE_FIDELITY = 21, 22
 O_ROUND, O_PENDING, O_CACHE_FILL = 23, 24, 25
 O_REWARD_MAKESPAN = 26  # circuit workload: -1 for a round before the circuit is done
-OUT_WIDTH = 26
+OUT_WIDTH = 27
 O_COUNTERS = 3  # first counter column
 N_COUNTERS = 14
 
@@ -957,6 +957,7 @@ def _finish_circuit(i: int, ints, iparams, out) -> None:
     out[i, O_REWARD_MAKESPAN] = 0.0 if done and now > end else -1.0  # done before this round began
     out[i, O_REWARD_SERVED] = 0.0
     out[i, O_REWARD_FAILED] = 0.0
+    out[i, O_REWARD_FIDELITY] = 0.0
     out[i, O_REWARD] = out[i, O_REWARD_MAKESPAN] + out[i, O_REWARD_ATTEMPTS]
     rounds = iparams[I_EPISODE_ROUNDS]
     out[i, O_TERMINATED] = done

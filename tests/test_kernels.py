@@ -141,6 +141,14 @@ def test_kernels__each_entry_kernel_keeps_one_signature(tmp_path):
     small.step(np.zeros((2, small.single_action_space.shape[0]), dtype=np.int32))
     small.action_masks()
     make_policy("single-request-dp", config).predict(obs[0].astype(np.float64))
+    # Read-only and strided arrays are copied, not compiled for.
+    frozen = np.zeros((300, env.single_action_space.shape[0]), dtype=np.int64)
+    frozen.flags.writeable = False
+    env.step(frozen)
+    env.step(np.zeros((300, 2 * frozen.shape[1]), dtype=np.int64)[:, ::2])
+    frozen_obs = obs.copy()
+    frozen_obs.flags.writeable = False
+    make_policy("deadline", config).predict(frozen_obs)
     for name in ENTRY_KERNELS:
         dispatcher = getattr(kernels, name)
         assert len(dispatcher.signatures) <= 1, (name, dispatcher.signatures)
