@@ -81,23 +81,31 @@ class DeadlinePolicy(KernelPolicy):
         give_up_below: float = 0.0,
     ) -> None:
         super().__init__(config)
-        if not 0.0 < target <= 1.0:
-            raise ValueError(f"target must be in (0, 1], got {target!r}")
-        if not 0.0 < max_share <= 1.0:
-            raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
-        if not 1 <= prefetch_attempts <= config.k_max:
-            raise ValueError(f"prefetch_attempts must be in [1, k_max={config.k_max}], got {prefetch_attempts!r}")
+        _set_targets(self, config, target, max_share, prefetch, prefetch_attempts)
         if not 0.0 <= give_up_below <= 1.0:
             raise ValueError(f"give_up_below must be in [0, 1], got {give_up_below!r}")
         self.target = target
         self.prefetch = prefetch
         self.prefetch_attempts = prefetch_attempts
         self.give_up_below = give_up_below
-        capacity = config.max_attempts_per_round
-        self.per_request_cap = config.k_max if capacity is None else max(1, math.floor(max_share * capacity))
-        self.params[kernels.P_TARGET], self.params[kernels.P_REQUEST_CAP] = target, self.per_request_cap
-        self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
         self.params[kernels.P_GIVE_UP] = give_up_below
+
+
+def _set_targets(
+    policy: KernelPolicy, config: HubConfig, target: float, max_share: float, prefetch: bool, prefetch_attempts: int
+) -> None:
+    """The arguments the deadline and critical-path schedulers share, checked, into
+    ``policy.params`` (and ``policy.per_request_cap``: ``k_max``, or ``max_share`` of ``S``)."""
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    if not 0.0 < max_share <= 1.0:
+        raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
+    if not 1 <= prefetch_attempts <= config.k_max:
+        raise ValueError(f"prefetch_attempts must be in [1, k_max={config.k_max}], got {prefetch_attempts!r}")
+    capacity = config.max_attempts_per_round
+    policy.per_request_cap = config.k_max if capacity is None else max(1, math.floor(max_share * capacity))
+    policy.params[kernels.P_TARGET], policy.params[kernels.P_REQUEST_CAP] = target, policy.per_request_cap
+    policy.params[kernels.P_PREFETCH], policy.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
 
 
 class CriticalPathPolicy(KernelPolicy):
@@ -135,18 +143,9 @@ class CriticalPathPolicy(KernelPolicy):
     def __init__(self, config: HubConfig, target: float = 0.9, max_share: float = 0.5, prefetch: bool = True,
                  prefetch_attempts: int = 1, lookahead: int = 1) -> None:
         super().__init__(config)
-        if not 0.0 < target <= 1.0:
-            raise ValueError(f"target must be in (0, 1], got {target!r}")
-        if not 0.0 < max_share <= 1.0:
-            raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
-        if not 1 <= prefetch_attempts <= config.k_max:
-            raise ValueError(f"prefetch_attempts must be in [1, k_max={config.k_max}], got {prefetch_attempts!r}")
+        _set_targets(self, config, target, max_share, prefetch, prefetch_attempts)
         if isinstance(lookahead, bool) or not isinstance(lookahead, int) or not 0 <= lookahead <= 1000:
             raise ValueError(f"lookahead must be an integer in [0, 1000], got {lookahead!r}")
-        capacity = config.max_attempts_per_round
-        self.per_request_cap = config.k_max if capacity is None else max(1, math.floor(max_share * capacity))
-        self.params[kernels.P_TARGET], self.params[kernels.P_REQUEST_CAP] = target, self.per_request_cap
-        self.params[kernels.P_PREFETCH], self.params[kernels.P_PREFETCH_ATTEMPTS] = prefetch, prefetch_attempts
         self.params[kernels.P_LOOKAHEAD] = lookahead
 
 

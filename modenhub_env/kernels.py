@@ -280,8 +280,9 @@ def _home(code: int, mask: int) -> int:
 
 
 @njit(**JIT, inline="always")
-def _slot_of(i: int, ints, iparams, code: int) -> int:
-    """The hash table slot holding ``code``, or -1."""
+def _slot_of(i: int, ints, iparams, code: int, add: bool = False) -> int:
+    """The hash table slot holding ``code``; if it is missing, -1, or with ``add`` a free
+    slot that now holds it with an empty chain."""
     at, mask = iparams[I_AT_HASH], iparams[I_H] - 1
     h = _home(code, mask)
     while True:
@@ -289,7 +290,12 @@ def _slot_of(i: int, ints, iparams, code: int) -> int:
         if key == code:
             return h
         if key < 0:
-            return -1
+            if not add:
+                return -1
+            ints[i, at + 2 * h] = code
+            ints[i, at + 2 * h + 1] = -1
+            ints[i, S_HASHED] += 1
+            return h
         h = (h + 1) & mask
 
 
@@ -324,26 +330,9 @@ def _clear_index(i: int, ints, iparams) -> None:
 
 
 @njit(**JIT, inline="always")
-def _chain(i: int, ints, iparams, code: int) -> int:
-    """The hash table slot of ``code``, added (with an empty chain) if it is missing."""
-    at, mask = iparams[I_AT_HASH], iparams[I_H] - 1
-    h = _home(code, mask)
-    while True:
-        key = ints[i, at + 2 * h]
-        if key == code:
-            return h
-        if key < 0:
-            ints[i, at + 2 * h] = code
-            ints[i, at + 2 * h + 1] = -1
-            ints[i, S_HASHED] += 1
-            return h
-        h = (h + 1) & mask
-
-
-@njit(**JIT, inline="always")
 def _link(i: int, ints, iparams, e: int) -> None:
     """Put entry ``e`` (its pair and birth set) at the head of its pair's chain."""
-    h = _chain(i, ints, iparams, ints[i, iparams[I_AT_CPAIR] + e])
+    h = _slot_of(i, ints, iparams, ints[i, iparams[I_AT_CPAIR] + e], True)
     head = iparams[I_AT_HASH] + 2 * h + 1
     ints[i, iparams[I_AT_CNEXT] + e] = ints[i, head]
     ints[i, head] = e
