@@ -18,7 +18,7 @@ from agents import (
     dp_value_table,
 )
 from agents.base import grant_in_order
-from modenhub_env import HubConfig
+from modenhub_env import HubConfig, kernels
 from tests.test_agents import crafted
 
 UNREACHABLE = np.iinfo(np.int32).max
@@ -27,6 +27,18 @@ UNREACHABLE = np.iinfo(np.int32).max
 def masks_for(config: HubConfig, limits: list[int]) -> np.ndarray:
     """Masks allowing ``0..limit`` per slot (a limit of -1 allows nothing)."""
     return (np.arange(config.k_max + 1)[None, :] <= np.asarray(limits)[:, None]).reshape(-1)
+
+
+def kernel_act(policy, obs: np.ndarray, limits: list) -> list:
+    """The compiled scheduler of ``policy`` on observation rows ``obs`` with the slots'
+    ``limits`` given by hand (as ``predict`` derives them from masks); the actions and the
+    scratch start as garbage (7 and 77), so a slot the kernel forgets to set shows."""
+    obs = np.atleast_2d(np.asarray(obs, dtype=np.float32))
+    limits = np.atleast_2d(np.asarray(limits, dtype=np.int64))
+    actions = np.full_like(limits, 7)
+    scratch = np.full((limits.shape[0], 3 * limits.shape[1]), 77, dtype=np.int64)
+    kernels.act_envs(policy.params, obs, limits, actions, scratch)
+    return actions.tolist()
 
 
 # ------------------------------------------------------------------ attempts_for_target
@@ -110,6 +122,50 @@ def test_sequential__a_limit_of_one_still_gets_its_attempt():
     cfg = HubConfig(n_qpus=8)
     actions, _ = SequentialPolicy(cfg).predict(crafted(cfg, [{"p": 0.2, "limit": 1}, {"p": 0.3}]))
     np.testing.assert_array_equal(actions, [1, 0, 0, 0])
+
+
+def test_sequential__one_attempt_for_the_first_slot_that_may_launch_and_none_for_prefetch():
+    cfg = HubConfig(n_qpus=8, prefetch_slots=2)  # K = 4, M = 2
+    # slot 0 is served from the cache (present, limit 0); slot 1 is the first that may launch;
+    # the prefetch candidates may launch too, but the sequential scheduler never prefetches
+    obs = crafted(cfg, [{"p": 0.2, "from_cache": True}, {"p": 0.3}], [{"p": 0.2}, {"p": 0.2}])
+    assert kernel_act(SequentialPolicy(cfg), obs, [0, 12, 0, 0, 12, 12]) == [[0, 1, 0, 0, 0, 0]]
+
+
+# ------------------------------------------------------------------ LogParallelPolicy
+
+
+def test_log_parallel__nothing_for_an_empty_or_cached_slot_whatever_its_limit():
+    cfg = HubConfig(n_qpus=8)  # k(8) = ceil(log2 8) = 3
+    # slot 0 served from the cache, slot 1 pending, slots 2 and 3 empty; all limits 12
+    obs = crafted(cfg, [{"p": 0.2, "from_cache": True, "limit": 12}, {"p": 0.2}])
+    assert kernel_act(LogParallelPolicy(cfg), obs, [12, 12, 12, 12]) == [[0, 3, 0, 0]]
+
+
+# ------------------------------------------------------------------ DeadlinePolicy, compiled
+
+
+def test_deadline__no_prefetch_when_off_or_for_an_empty_candidate_whatever_its_limit():
+    cfg = HubConfig(n_qpus=8, prefetch_slots=2)
+    obs = crafted(cfg, [], [{"p": 0.2}])  # candidate 0 present, candidate 1 empty
+    limits = [0, 0, 0, 0, 12, 12]
+    assert kernel_act(DeadlinePolicy(cfg, prefetch=False), obs, limits) == [[0, 0, 0, 0, 0, 0]]
+    assert kernel_act(DeadlinePolicy(cfg), obs, limits) == [[0, 0, 0, 0, 1, 0]]
+
+
+def test_deadline__least_slack_first_from_any_request_slot():
+    # S = 4, one request may take all of it (max_share 1), none is given up. p = 0.1, target
+    # 0.9: slack 1 needs ceil(ln 0.1 / ln 0.9) = ceil(21.85) = 22 attempts, slack 5 needs
+    # ceil(21.85 / 5) = 5; both are cut to the limit of 4, so S goes to the least slack alone.
+    cfg = HubConfig(n_qpus=16, max_attempts_per_round=4, prefetch_slots=2)
+    policy = DeadlinePolicy(cfg, max_share=1.0, give_up_below=0.0, prefetch=False)
+    late_second = crafted(cfg, [{"p": 0.1, "slack": 5}, {"p": 0.1, "slack": 1}])
+    late_last = crafted(cfg, [{"p": 0.1, "slack": 5}] * 3 + [{"p": 0.1, "slack": 1}])
+    limits = [[4, 4, 0, 0, 0, 0], [4, 4, 4, 4, 0, 0]]
+    assert kernel_act(policy, np.stack([late_second, late_last]), limits) == [
+        [0, 4, 0, 0, 0, 0],
+        [0, 0, 0, 4, 0, 0],
+    ]
 
 
 # ------------------------------------------------------------------ SingleRequestDPPolicy and the DP

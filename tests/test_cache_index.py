@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modenhub_env import HubConfig
+from modenhub_env import HubConfig, kernels
 from modenhub_env.core import HubCore, hash_slots
 from modenhub_env.interface import keys_for_seeds
 
@@ -100,3 +100,23 @@ def test_slot_pairs__an_empty_request_slot_shows_pair_0_0():
     k = core.config.request_slots
     assert present[0, 0] and not present[0, 1:k].any()
     assert (a[0, 1:k] == 0).all() and (b[0, 1:k] == 0).all()
+
+
+def test_rebuild__counts_a_single_qpus_pair_and_finds_the_first_free_entry():
+    """N = 1: the one pair (0, 0) has code 0, a valid entry. The index rebuilt after a hand
+    edit counts its ebits (the request sees 2 of 3) and leaves the hint for the next put
+    (``S_FREE``: no entry below it is free) at the first free entry; the entries' own
+    columns alone decide, not the reservation column just before them."""
+    config = HubConfig(n_qpus=1, cache_capacity=3, cache_per_pair=3)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), np.array([5], dtype=np.uint64))
+    s = core.state
+    s.c_pair[0], s.c_birth[0] = [0, -1, 0], [0, 0, 0]
+    s.q_reserved[0, -1] = 0  # a slot that is not pending: its reservation means nothing
+    core.refresh()
+    assert (core._ints[0, kernels.S_FILLED], core._ints[0, kernels.S_FREE]) == (2, 1)
+    cached = kernels.N_GLOBAL + 4  # request[0].cached, ebits / cache_per_pair
+    assert core.obs[0, cached] == np.float32(2 / 3)
+    s.c_pair[0] = [0, 0, 0]  # full: the hint is the end of the entries
+    core.refresh()
+    assert (core._ints[0, kernels.S_FILLED], core._ints[0, kernels.S_FREE]) == (3, 3)

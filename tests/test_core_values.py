@@ -173,6 +173,40 @@ def test_remember__an_idle_round_keeps_the_candidates_and_their_rounds(tmp_path)
     np.testing.assert_array_equal(core.state.r_round[0], [3, 0])
 
 
+def test_remember__the_one_pair_of_a_single_qpu_is_a_candidate():
+    # N = 1: the one pair is (0, 0), code 0 * 1 + 0 = 0, a pair like any other
+    core = make_core(HubConfig(n_qpus=1, prefetch_slots=2, **NEVER))
+    np.testing.assert_array_equal(core.state.r_pair[0], [0, -1])
+    np.testing.assert_array_equal(core.state.r_round[0], [0, 0])
+
+
+def test_remember__clearing_the_unused_candidates_leaves_the_cache_alone(tmp_path):
+    # M = 2 and one pair, (1, 4) = 9, requested in rounds 0 and 1: candidate 1 is cleared, and
+    # the ebit in the cache's last entry, of the pair (0, 2) = 2, keeps its pair and birth
+    rows = [(0, 1, 4, 9), (1, 1, 4, 9)]
+    cfg = HubConfig(n_qpus=5, workload="trace", trace_path=write_trace(tmp_path / "t.csv", rows),
+                    prefetch_slots=2, cache_capacity=2, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    s.c_pair[0, 1], s.c_birth[0, 1] = 2, 0
+    core.step(attempts(core))
+    assert (s.c_pair[0, 1], s.c_birth[0, 1]) == (2, 0)
+    np.testing.assert_array_equal(s.r_pair[0], [9, -1])
+    np.testing.assert_array_equal(s.r_round[0], [1, 0])
+
+
+def test_remember__an_empty_candidate_left_by_a_hand_edit_hides_none_after_it(tmp_path):
+    rows = [(0, 1, 4, 9), (1, 2, 3, 9)]
+    cfg = HubConfig(n_qpus=5, workload="trace", trace_path=write_trace(tmp_path / "t.csv", rows),
+                    prefetch_slots=3, cache_capacity=0, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    s.r_pair[0], s.r_round[0] = [-1, 9, 14], [0, 0, 0]  # (1, 4) and (2, 4) behind an empty slot
+    core.step(attempts(core))  # round 1 brings (2, 3), code 13
+    np.testing.assert_array_equal(s.r_pair[0], [13, 9, 14])
+    np.testing.assert_array_equal(s.r_round[0], [1, 0, 0])
+
+
 # ---------------------------------------------------------------- cache caps
 
 

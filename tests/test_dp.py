@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import modenhub_env  # noqa: F401  (registers ModEnHub-v0)
 from agents import SingleRequestDPPolicy, dp_value_table, make_policy
-from modenhub_env import HubConfig, physics
+from modenhub_env import HubConfig, kernels, physics
 from modenhub_env.observation import feature_names
 
 
@@ -59,6 +59,16 @@ def test_dp_value_table__no_rounds_left_is_the_fail_penalty():
     values, best_n = dp_value_table(0.3, 0, 4, w_attempt=0.1, w_fail=2.0)
     np.testing.assert_array_equal(values, [-2.0])
     np.testing.assert_array_equal(best_n, [0])
+
+
+def test_single_request_dp__kernel_writes_every_entry_of_its_outputs():
+    """The kernel fills the arrays it is given (here garbage): ``best[0] = 0``, ``V(0) = -w_fail``,
+    and with p = 1, k_max = 2, w_attempt = 0.1, w_fail = 2: V(1) = 1 - 0.1 = 0.9 at one attempt,
+    V(2) = 0.9 too, by waiting (0 attempts, the fewest among equals)."""
+    values, best = np.full(3, 5.0), np.full(3, 9, dtype=np.int64)
+    kernels.single_request_dp(1.0, 2, 2, 0.1, 2.0, values, best)
+    np.testing.assert_allclose(values, [-2.0, 0.9, 0.9])
+    np.testing.assert_array_equal(best, [0, 1, 0])
 
 
 def test_dp_value_table__attempts_dearer_than_any_gain_are_never_launched():

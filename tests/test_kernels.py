@@ -122,6 +122,82 @@ def _episode_seeds(seed: int, episodes: int) -> list[int]:
     return [episode_seed(seed, e) for e in range(episodes)]
 
 
+def _step_episode(core: HubCore, policy, key: int, autoreset: bool = False) -> tuple[float, list]:
+    """Env 0 of ``core`` started with ``key`` and stepped by the compiled scheduler of
+    ``policy`` until its episode ends: its return, and copies of its last observation,
+    ``out``, totals and latency histogram (before any autoreset)."""
+    core.reset(np.ones(core.batch, dtype=bool), np.full(core.batch, key, dtype=np.uint64))
+    s, total = core.n_slots, 0.0
+    while True:
+        last = [core.obs.copy(), core.out.copy()]
+        actions = np.zeros((core.batch, s), dtype=np.int64)
+        limits = np.ascontiguousarray(core.work[:, :s])
+        kernels.act_envs(policy.params, core.obs, limits, actions, np.zeros((core.batch, 3 * s), dtype=np.int64))
+        core.advance(actions, autoreset=autoreset)
+        total += core.out[0, kernels.O_REWARD]
+        if core.out[0, kernels.O_TERMINATED] > 0 or core.out[0, kernels.O_TRUNCATED] > 0:
+            totals = core._floats[:, : kernels.N_COUNTERS].copy()
+            return total, [core.obs.copy(), core.out.copy(), totals, core.state.latency_hist.copy(), last]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    # the second draws its pairs from the popularity table (``itable``), the first uniformly
+    [
+        {"episode_requests": 3},
+        {"workload": "poisson", "arrival_rate": 0.7, "zipf_exponent": 1.0, "episode_rounds": 5},
+    ],
+    ids=["terminated", "truncated"],
+)
+def test_play__one_short_episode_equals_stepping_it_round_by_round(overrides):
+    """The fused Monte Carlo (``play_rows``) against the same scheduler stepped from Python,
+    for an episode that ends by termination and one cut by truncation: the same return,
+    totals, latency histogram and length."""
+    config = HubConfig(n_qpus=8, prefetch_slots=2, k_max=4, **overrides)
+    policy = make_policy("deadline", config)
+    for key in (5, 6):
+        stepped, (_, out, totals, latency, _) = _step_episode(HubCore(config, 1), policy, key)
+        fused = HubCore(config, 1)
+        returns = fused.play(policy.params, np.array([key], dtype=np.uint64))
+        assert returns[0] == stepped and stepped != 0.0
+        np.testing.assert_array_equal(fused._floats[:, : kernels.N_COUNTERS], totals)
+        np.testing.assert_array_equal(fused.state.latency_hist, latency)
+        assert fused.state.round[0] == out[0, kernels.O_ROUND] > 1
+
+
+def test_play_rows__plays_only_the_rows_from_start_to_stop():
+    """A thread's block of rows is ``start..stop-1``: rows outside it are left alone (another
+    thread may be playing them)."""
+    config = HubConfig(n_qpus=8, episode_requests=3)
+    core = HubCore(config, 3)
+    policy = make_policy("log-parallel", config).params
+    s = core.n_slots
+    returns = np.full(3, 7.0)
+    kernels.play_rows(1, 2, np.array([4, 5, 6], dtype=np.uint64), core._ints, core._valid, core._floats,
+                      core._obs, core._iconsts, core._fconsts, policy, np.zeros((3, s), dtype=np.int64),
+                      np.zeros((3, 3 * s), dtype=np.int64), returns)
+    assert returns[0] == returns[2] == 7.0 and returns[1] != 7.0
+    assert core.state.round[0] == core.state.round[2] == 0 and core.state.round[1] > 0
+
+
+def test_advance__autoreset_leaves_the_last_round_in_the_final_sections():
+    """An env that ends and restarts keeps in ``final_*`` what the same env without autoreset
+    shows after its last round: observation, ``out``, totals, length and latency histogram."""
+    config = HubConfig(n_qpus=8, prefetch_slots=2, k_max=4, episode_requests=4)
+    policy = make_policy("deadline", config)
+    _, (obs, out, totals, latency, _) = _step_episode(HubCore(config, 1), policy, 9)
+    assert latency[0, 1:].any()  # some request waited, so the histogram's order matters
+    restarted = HubCore(config, 1)
+    _step_episode(restarted, policy, 9, autoreset=True)
+    assert restarted.state.round[0] == 0  # the next episode has begun
+    np.testing.assert_array_equal(restarted.final_obs, obs)
+    width, counters = kernels.OUT_WIDTH, kernels.N_COUNTERS
+    np.testing.assert_array_equal(restarted.final_out[:, :width], out)
+    np.testing.assert_array_equal(restarted.final_out[:, width : width + counters], totals)
+    assert restarted.final_out[0, width + counters] == out[0, kernels.O_ROUND]
+    np.testing.assert_array_equal(restarted.final_latency, latency)
+
+
 def test_kernels__each_entry_kernel_keeps_one_signature(tmp_path):
     """Every face, scheduler, workload and study calls the kernels with the same argument types."""
     config = HubConfig.preset("decoherence")
@@ -174,13 +250,41 @@ def test_kernels__all_jitted_code_lives_in_the_kernels_file():
 def test_cache_writable__finds_a_writable_folder_and_refuses_an_impossible_one(tmp_path):
     assert kernels.cache_writable([str(tmp_path / "cache")])
     assert (tmp_path / "cache").is_dir()
+    assert kernels.cache_writable([str(tmp_path / "cache")])  # a folder that exists already
     assert not kernels.cache_writable(["/dev/null/cache"])  # under a file: not even root can
     assert kernels.cache_writable(["/dev/null/cache", str(tmp_path / "second")])
 
 
-def test_cache_folders__honour_numba_cache_dir_first(monkeypatch, tmp_path):
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    assert kernels.cache_folders()[0] == str(tmp_path)
+def test_cache_writable__probes_the_folder_itself_not_the_temporary_folder(monkeypatch, tmp_path):
+    """The probe file goes into the folder: a folder that exists but refuses files is not
+    writable, though the system's temporary folder is."""
+    made = []
+    real = kernels.tempfile.TemporaryFile
+
+    def refusing(*args, dir=None, **kwargs):
+        made.append(dir)
+        if dir == str(tmp_path):
+            raise PermissionError(13, "refused", dir)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(kernels.tempfile, "TemporaryFile", refusing)
+    assert not kernels.cache_writable([str(tmp_path)])
+    assert made == [str(tmp_path)]
+
+
+def test_cache_folders__numba_cache_dir_beside_the_package_then_the_users_cache(monkeypatch, tmp_path):
+    package = os.path.join(os.path.dirname(kernels.__file__), "__pycache__")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    user = str(tmp_path / "home" / ".cache" / "numba")
+    assert kernels.cache_folders() == [str(tmp_path / "numba"), package, user]
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert kernels.cache_folders() == [package, user]
+
+
+def test_bisect_right__counts_the_entries_at_most_u_from_start():
+    table = np.array([9.0, 0.1, 0.2, 0.2, 0.5])  # the sorted part starts at 1
+    assert [kernels.bisect_right(table, 1, 4, u) for u in (0.0, 0.1, 0.15, 0.2, 0.5, 0.7)] == [0, 1, 1, 3, 4, 4]
 
 
 _PROBE = """

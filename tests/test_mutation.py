@@ -14,6 +14,25 @@ def test_parse_args__defaults_to_the_seven_modules_with_their_own_tests():
     assert args.max_children == 2 and not args.report_only
 
 
+def test_default_tests__every_selected_test_exists():
+    """A renamed test would silently drop out of a module's selection: every file and
+    test function named there must exist."""
+    for module, tests in mutation.DEFAULT_TESTS.items():
+        for test in tests:
+            path, _, name = test.partition("::")
+            source = (mutation.REPO / path).read_text()
+            if name:
+                assert f"def {name.split('[')[0]}(" in source, f"{module}: {test}"
+
+
+def test_default_tests__the_kernels_selection_names_the_play_autoreset_and_cache_tests():
+    """The fused Monte Carlo (``play_rows``), autoreset and the cache's folders are called
+    by no value test of the core: the kernels' selection names the tests that call them."""
+    selection = " ".join(mutation.DEFAULT_TESTS["modenhub_env/kernels.py"])
+    for name in ("test_play__", "test_advance__autoreset", "test_cache_writable__", "test_cache_folders__"):
+        assert name in selection, name
+
+
 def test_parse_args__tests_option_maps_a_new_module(tmp_path):
     args = mutation.parse_args(["modenhub_env/core.py", "--tests", "modenhub_env/core.py=tests/test_core.py,tests/test_env.py"])
     assert args.modules == ["modenhub_env/core.py"]

@@ -48,13 +48,24 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
     "agents/base.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
     # The compiled core, run as Python: the short pinned rollouts of every scenario first
-    # (they kill most mutants in a second or two), then the value tests.
+    # (they kill most mutants in a second or two), then the value tests, the fused Monte
+    # Carlo against stepping, autoreset's final sections and the on-disk cache's folders;
+    # each test here takes well under a second with NUMBA_DISABLE_JIT=1.
     "modenhub_env/kernels.py": (
         "tests/test_regression.py::test_short_rollout__matches_the_pinned_fingerprint",
         "tests/test_core_values.py", "tests/test_observation_values.py", "tests/test_agent_values.py",
         "tests/test_cache_index.py::test_index__counts_match_the_entries_after_many_rounds",
         "tests/test_cache_index.py::test_index__kept_up_to_date_equals_rebuilt_every_round[churn]",
+        "tests/test_cache_index.py::test_rebuild__counts_a_single_qpus_pair_and_finds_the_first_free_entry",
         "tests/test_seeding.py",
+        "tests/test_dp.py::test_single_request_dp__kernel_writes_every_entry_of_its_outputs",
+        "tests/test_kernels.py::test_play__one_short_episode_equals_stepping_it_round_by_round",
+        "tests/test_kernels.py::test_play_rows__plays_only_the_rows_from_start_to_stop",
+        "tests/test_kernels.py::test_advance__autoreset_leaves_the_last_round_in_the_final_sections",
+        "tests/test_kernels.py::test_bisect_right__counts_the_entries_at_most_u_from_start",
+        "tests/test_kernels.py::test_cache_writable__finds_a_writable_folder_and_refuses_an_impossible_one",
+        "tests/test_kernels.py::test_cache_writable__probes_the_folder_itself_not_the_temporary_folder",
+        "tests/test_kernels.py::test_cache_folders__numba_cache_dir_beside_the_package_then_the_users_cache",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
