@@ -245,7 +245,7 @@ class HubCore:
                 row, entry = (int(x[0]) for x in np.nonzero(bad))
                 raise ValueError(
                     f"state.c_pair[{row}, {entry}] = {int(codes[row, entry])} is not a pair code: "
-                    f"-1 or a * N + b with 0 <= a < b < N = {n}"
+                    f"-1 or a * N + b with 0 <= a < b < N = {n}" + (" (the pair (0, 0): 0)" if n == 1 else "")
                 )
             self.refresh()
 

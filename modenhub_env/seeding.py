@@ -54,12 +54,13 @@ def seed_sequence_state(entropy: np.ndarray, words: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         mixes = _POOL + _POOL * (_POOL - 1) + _POOL * max(length - _POOL, 0)
         constants = iter(_hash_constants(_INIT_A, _MULT_A, mixes))
-        previous = [_INIT_A]
+        hash_const = _INIT_A
 
         def hashmix(value: np.ndarray) -> np.ndarray:
-            value = value ^ np.uint32(previous[0])
-            previous[0] = next(constants)
-            value = value * np.uint32(previous[0])
+            nonlocal hash_const
+            value = value ^ np.uint32(hash_const)
+            hash_const = next(constants)
+            value = value * np.uint32(hash_const)
             return value ^ (value >> np.uint32(_XSHIFT))
 
         def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -76,11 +77,11 @@ def seed_sequence_state(entropy: np.ndarray, words: int) -> np.ndarray:
             for dst in range(_POOL):
                 pool[dst] = mix(pool[dst], hashmix(entropy[:, src]))
         state = np.empty((rows, words), dtype=np.uint32)
-        hash_const = _INIT_B
+        out_const = _INIT_B
         for i in range(words):
-            value = pool[i % _POOL] ^ np.uint32(hash_const)
-            hash_const = (hash_const * _MULT_B) & _MASK32
-            value = value * np.uint32(hash_const)
+            value = pool[i % _POOL] ^ np.uint32(out_const)
+            out_const = (out_const * _MULT_B) & _MASK32
+            value = value * np.uint32(out_const)
             state[:, i] = value ^ (value >> np.uint32(_XSHIFT))
     return state
 
