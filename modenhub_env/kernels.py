@@ -1467,7 +1467,8 @@ def _act(i: int, policy, obs, limits, actions, scratch) -> None:
             wanted[j] = 0 if from_cache else _dp_choice(p, slack, limit, policy)
         elif code == CRITICAL_PATH:
             limit = min(limit, int(policy[P_REQUEST_CAP]))
-            wanted[j] = 0 if from_cache else min(attempts_for_target(p, 1, policy[P_TARGET]), limit)
+            # One round to go; np.int64, not a literal 1, keeps the kernel to one signature.
+            wanted[j] = 0 if from_cache else min(attempts_for_target(p, np.int64(1), policy[P_TARGET]), limit)
         else:
             limit = min(limit, int(policy[P_REQUEST_CAP]))
             best_chance = 1.0 - (1.0 - p) ** float(limit * slack)
