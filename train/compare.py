@@ -31,7 +31,7 @@ from train.progress import progress_bar
 from train.rollout import run_episodes
 from train.seeds import check_held_out, run_options
 
-HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp", "prefetch-value", "critical-path")
 
 
 MODEL_FILE, PICKLED_MODEL_FILE = "model.safetensors", "model.zip"
