@@ -128,6 +128,20 @@ def default_capacity(n_qubits: int, n_qpus: int) -> int:
     return math.ceil(n_qubits / n_qpus)
 
 
+def check_capacity(n_qubits: int, n_qpus: object, qpu_capacity: object) -> tuple[int, int]:
+    """``n_qpus`` and ``qpu_capacity`` (``None``: :func:`default_capacity`) checked to be
+    integers in range whose QPUs hold ``n_qubits`` qubits; a ``ValueError`` naming the field."""
+    n_qpus = check_int("n_qpus", n_qpus, 1, MAX_QPUS)
+    if qpu_capacity is None:
+        qpu_capacity = default_capacity(n_qubits, n_qpus)
+    qpu_capacity = check_int("qpu_capacity", qpu_capacity, 1, MAX_QUBITS)
+    if n_qpus * qpu_capacity < n_qubits:
+        raise ValueError(f"qpu_capacity must be at least ceil(n_qubits / n_qpus) = "
+                         f"{default_capacity(n_qubits, n_qpus)}, got {qpu_capacity} "
+                         f"(to place {n_qubits} qubits on {n_qpus} QPUs)")
+    return n_qpus, qpu_capacity
+
+
 @dataclass(frozen=True, eq=False)
 class RequestDag:
     """The non-local gates of a placed circuit and their dependencies, as plain arrays.
@@ -188,13 +202,11 @@ class RequestDag:
             raise ValueError(f"source must be a string, got {type(self.source).__name__}")
         set_ = object.__setattr__
         n_qubits = check_int("n_qubits", self.n_qubits, 1, MAX_QUBITS)
-        n_qpus = check_int("n_qpus", self.n_qpus, 1, MAX_QPUS)
-        capacity = check_int("qpu_capacity", self.qpu_capacity, 1, MAX_QUBITS)
+        if self.qpu_capacity is None:  # a DAG records the capacity it was placed with
+            raise ValueError(f"qpu_capacity must be an integer in [1, {MAX_QUBITS}], got None")
+        n_qpus, capacity = check_capacity(n_qubits, self.n_qpus, self.qpu_capacity)
         for name, value in (("n_qubits", n_qubits), ("n_qpus", n_qpus), ("qpu_capacity", capacity)):
             set_(self, name, value)
-        if n_qpus * capacity < n_qubits:
-            raise ValueError(f"qpu_capacity must be at least ceil(n_qubits / n_qpus) = "
-                             f"{default_capacity(n_qubits, n_qpus)}, got {capacity}")
         set_(self, "local_rounds", check_int("local_rounds", self.local_rounds, 0, MAX_LOCAL_ROUNDS))
         for name in ("local_depth", "local_gates", "local_two_qubit_gates"):
             set_(self, name, check_int(name, getattr(self, name), 0, MAX_LAG))
@@ -331,13 +343,7 @@ def request_dag(circuit: Circuit, placement: object, n_qpus: int, qpu_capacity: 
     :param local_rounds: rounds one local operation takes, 0 to 1000.
     :raises ValueError: a bad placement, capacity or ``local_rounds``, naming the field.
     """
-    n_qpus = check_int("n_qpus", n_qpus, 1, MAX_QPUS)
-    if qpu_capacity is None:
-        qpu_capacity = default_capacity(circuit.n_qubits, n_qpus)
-    qpu_capacity = check_int("qpu_capacity", qpu_capacity, 1, MAX_QUBITS)
-    if n_qpus * qpu_capacity < circuit.n_qubits:
-        raise ValueError(f"qpu_capacity must be at least ceil(n_qubits / n_qpus) = "
-                         f"{default_capacity(circuit.n_qubits, n_qpus)}, got {qpu_capacity}")
+    n_qpus, qpu_capacity = check_capacity(circuit.n_qubits, n_qpus, qpu_capacity)
     local_rounds = check_int("local_rounds", local_rounds, 0, MAX_LOCAL_ROUNDS)
     placement = check_placement(placement, circuit.n_qubits, n_qpus, qpu_capacity)
     projection = _project(circuit, placement)

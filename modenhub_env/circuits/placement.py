@@ -20,12 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modenhub_env.circuits.dag import (
-    MAX_QPUS,
-    MAX_QUBITS,
     Circuit,
+    check_capacity,
     check_int,
     check_placement,
-    default_capacity,
 )
 
 if TYPE_CHECKING:
@@ -73,14 +71,7 @@ def partition(circuit: Circuit, n_qpus: int, qpu_capacity: int | None = None, se
     :raises ValueError: ``N * qpu_capacity`` below the qubit count, or a bad argument,
         naming it.
     """
-    n_qpus = check_int("n_qpus", n_qpus, 1, MAX_QPUS)
-    if qpu_capacity is None:
-        qpu_capacity = default_capacity(circuit.n_qubits, n_qpus)
-    qpu_capacity = check_int("qpu_capacity", qpu_capacity, 1, MAX_QUBITS)
-    if n_qpus * qpu_capacity < circuit.n_qubits:
-        raise ValueError(f"qpu_capacity must be at least ceil(n_qubits / n_qpus) = "
-                         f"{default_capacity(circuit.n_qubits, n_qpus)} to place {circuit.n_qubits} qubits "
-                         f"on {n_qpus} QPUs, got {qpu_capacity}")
+    n_qpus, qpu_capacity = check_capacity(circuit.n_qubits, n_qpus, qpu_capacity)
     seed = check_int("seed", seed, 0, 2**63 - 1)
     restarts = check_int("restarts", restarts, 0, 100)
     graph = interaction_graph(circuit)
