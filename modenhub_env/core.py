@@ -274,7 +274,10 @@ class HubCore:
             bad = -1
         if bad < 0:
             args = (self._ints, self._valid, self._floats, self._obs, self._iconsts, self._fconsts, actions, autoreset)
-            bad = max(_spread(kn.step_rows, self.batch, PARALLEL_MIN_BATCH, *args))
+            if self.batch < PARALLEL_MIN_BATCH:  # a single env's path: every microsecond shows
+                bad = kn.step_rows(0, self.batch, *args)
+            else:
+                bad = max(_spread(kn.step_rows, self.batch, PARALLEL_MIN_BATCH, *args))
         if bad >= 0:
             row, slot = divmod(bad, self.n_slots)
             raise ActionRangeError(row, slot, int(actions[row, slot]), self.config.k_max)

@@ -125,7 +125,7 @@ def single_step(core: HubCore) -> tuple[float, bool, bool, dict[str, Any]]:
     """Env 0's reward, terminated, truncated and ``info`` (Python floats, and its latency
     histogram) after :meth:`HubCore.advance`."""
     row = core.out[0].tolist()
-    info = dict(zip(INFO_COLUMNS, row[kernels.O_COUNTERS :], strict=True))
+    info = dict(zip(INFO_COLUMNS, row[kernels.O_COUNTERS :], strict=False))  # equal by kernels.OUT_WIDTH
     info["latency_hist"] = core.latency[0].copy()
     return row[kernels.O_REWARD], row[kernels.O_TERMINATED] > 0, row[kernels.O_TRUNCATED] > 0, info
 

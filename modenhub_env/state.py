@@ -12,6 +12,7 @@ The views may be changed in place (tests build states by hand that way), never r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -64,8 +65,8 @@ class Layout:
 
     def offsets(self) -> dict[str, int]:
         """Column of the first entry of each array."""
-        starts = np.cumsum([kernels.S_HEAD, *self.sizes().values()])
-        return {name: int(start) for name, start in zip(self.sizes(), starts, strict=False)}
+        sizes = self.sizes()
+        return dict(zip(sizes, accumulate(sizes.values(), initial=kernels.S_HEAD), strict=False))
 
     @property
     def width(self) -> int:

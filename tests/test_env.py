@@ -13,7 +13,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from modenhub_env import PRESETS, HubConfig, ModEnHubEnv
+from modenhub_env import PRESETS, HubConfig, ModEnHubEnv, kernels
+from modenhub_env.core import INFO_COLUMNS
 from modenhub_env.state import COUNTERS
 
 ENV_ID = "modenhub_env:ModEnHub-v0"
@@ -391,8 +392,10 @@ def test_step__info_has_counters_and_reward_components():
     seen_served = False
     for _ in range(40):
         _, reward, _, _, info = env.step(gen.integers(0, 4, size=env.action_space.shape))
+        # Every out column of the kernels, each once: nothing more, nothing less.
+        assert sorted(info) == sorted(INFO_COLUMNS + ("latency_hist",))
+        assert len(INFO_COLUMNS) == kernels.OUT_WIDTH - kernels.O_COUNTERS
         for name in COUNTERS + REWARD_PARTS + ("ebit_fidelity", "gate_fidelity", "round", "pending", "cache_fill"):
-            assert name in info, name
             assert isinstance(info[name], float), name
         assert reward == pytest.approx(sum(info[name] for name in REWARD_PARTS))
         assert reward == pytest.approx(info["served"] - info["failed"] - 0.1 * (info["attempts"] + info["prefetch_attempts"]))

@@ -26,6 +26,19 @@ def test_sequence_draws__equal_seed_sequence_for_mixed_lengths():
     np.testing.assert_array_equal(seeding.sequence_draws(entropies), np.array(expected, dtype=np.uint64))
 
 
+def test_few_seeds__go_through_numpy_with_the_same_results_as_arrays():
+    """Fewer than ``FEW`` seeds take NumPy's own path; the many-seed tests above the array one."""
+    seeds = SEEDS + list(range(100, 100 + seeding.FEW))
+    entropies = [[seed, 3] for seed in seeds]
+    keys, draws = seeding.keys_from_seeds(seeds), seeding.sequence_draws(entropies)
+    for row, seed in enumerate(seeds):
+        assert seeding.keys_from_seeds([seed])[0] == keys[row]
+        assert seeding.sequence_draws([entropies[row]])[0] == draws[row]
+    assert seeding.keys_from_seeds([]).dtype == np.uint64 and seeding.sequence_draws([]).shape == (0,)
+    with pytest.raises(ValueError, match="non-negative"):
+        seeding.sequence_draws([[1, -2]])
+
+
 def test_seed_sequence_state__equals_numpy_for_longer_states():
     entropy = np.array([[5, 6, 7, 8, 9, 10]], dtype=np.uint32)
     expected = np.random.SeedSequence([5, 6, 7, 8, 9, 10]).generate_state(9, np.uint32)
