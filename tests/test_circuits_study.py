@@ -119,3 +119,57 @@ def test_circuits__bad_setting_is_named_before_any_work(argv, message, tmp_path,
         main(["circuits", *argv, *out, "--quiet"])
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+class _Asked:
+    """A compiled scheduler seen only through SB3's ``predict``, so that ``play_episodes``
+    steps it round by round, as it steps a learned one."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True, action_masks=None):
+        return self.policy.predict(observation, deterministic=deterministic, action_masks=action_masks)
+
+
+@pytest.mark.parametrize("name", ["critical-path", "log-parallel"])
+def test_play_episodes__stepping_a_policy_equals_its_fused_episodes(extra, name):
+    from agents import make_policy
+
+    # Episodes of several lengths, so that the first to end keep being stepped while the others run.
+    config = circuits.study_config("qft:12", 4)
+    seeds = [3, 1, 4, 1_000_000, 59]
+    fused = circuits.play_episodes(config, make_policy(name, config), seeds)
+    stepped = circuits.play_episodes(config, _Asked(make_policy(name, config)), seeds)
+    assert len(set(fused["rounds"].tolist())) > 1
+    for key, values in fused.items():
+        np.testing.assert_array_equal(stepped[key], values, err_msg=key)
+
+
+def test_circuits__a_model_runs_beside_the_policies_against_the_reference(extra, tmp_path, monkeypatch):
+    from train import evaluate
+
+    model = tmp_path / "mix.safetensors"
+    model.write_bytes(b"weights")
+    monkeypatch.setattr(evaluate, "load_policy", lambda path, config, seed: _Asked(
+        circuits.make_policy("critical-path", config)))  # the model file as critical-path would act
+    main(["circuits", "--quick", "--families", "ghz", "--policies", "log-parallel,critical-path", "--model", str(model),
+          "--reference", "critical-path", "--out", str(tmp_path / "out"), "--quiet"])
+    rows = {r["policy"]: r for r in read_csv(tmp_path / "out" / "circuits.csv")}
+    assert list(rows) == ["log-parallel", "critical-path", "learned:mix"]
+    assert {r["reference"] for r in rows.values()} == {"critical-path"}
+    assert rows["learned:mix"]["makespan"] == rows["critical-path"]["makespan"]
+    assert (float(rows["learned:mix"]["rounds_saved"]), rows["learned:mix"]["verdict"]) == (0.0, "tie")
+    assert "against critical-path paired" in (tmp_path / "out" / "circuits.md").read_text()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--reference", "deadline", "--policies", "log-parallel"], "--reference must be one of the policies run"),
+    (["--model", "missing.safetensors"], "--model missing.safetensors: no such file"),
+])
+def test_circuits__bad_reference_or_model_is_named_before_any_work(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["circuits", *argv, "--out", str(tmp_path / "out"), "--quiet"])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -142,3 +142,61 @@ def test_train__mix_n_with_indivisible_n_envs_fails_before_writing_the_run(tmp_p
     with pytest.raises(ValueError, match="--n-envs"):
         training.main(tiny_args(tmp_path, "bad", mix_n="8,16,32"))
     assert not (Path(tmp_path) / "bad").exists()
+
+
+def test_mixed_vec_env__circuit_parts_step_as_plain_envs_of_their_circuit():
+    pytest.importorskip("qiskit")
+    pytest.importorskip("networkx")
+    from train.circuits import study_config
+    from train.mixed import MixedVecEnv
+
+    configs = [study_config(spec, 4).replace(episode_rounds=12) for spec in ("ghz:8", "qft:8")]
+    mixed = MixedVecEnv(configs, 2 * PER_PART, labels=["ghz", "qft"], option="--mix-circuits")
+    seen = _rollout(mixed, rounds=30)
+    assert seen["done"].any()
+    for j, config in enumerate(configs):
+        alone = _rollout(ModEnHubVecEnv(PER_PART, config=config), j * PER_PART, rounds=30)
+        for key, value in _part_rows(seen, j).items():
+            np.testing.assert_array_equal(value, alone[key], err_msg=f"{key} of {config.circuit}")
+
+
+def _circuit_args(tmp_path: Path, name: str, *extra: str) -> list[str]:
+    """A tiny training run on circuits at N = 4."""
+    argv = ["--preset", "paper", "--out", str(tmp_path), "--run-name", name, "--quiet", "--no-tensorboard",
+            "--n-envs", "4", "--n-steps", "32", "--batch-size", "64", "--n-epochs", "1",
+            "--eval-every", "256", "--eval-episodes", "2", "--timesteps", "512"]
+    for setting in ("episode_rounds=200", "n_qpus=4", "prefetch_slots=2", "cache_capacity=4"):
+        argv += ["--set", setting]
+    return argv + list(extra)
+
+
+def test_train__mix_circuits_trains_on_each_circuit_and_resumes(tmp_path):
+    pytest.importorskip("sb3_contrib")
+    pytest.importorskip("qiskit")
+    pytest.importorskip("networkx")
+    from agents.learned import LearnedPolicy
+    from train import training
+
+    run = training.main(_circuit_args(tmp_path, "circuits", "--set", "workload=circuit",
+                                      "--mix-circuits", "ghz:8", "qft:8"))
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["args"]["mix_circuits"] == ["ghz:8", "qft:8"]
+    assert saved["config"]["circuit"] == "ghz:8"  # evaluation runs the first circuit
+    training.main(["--resume", str(run), "--timesteps", "768", "--quiet"])
+    assert LearnedPolicy.load(run / "model.safetensors").num_timesteps == 768
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--set", "workload=poisson"], r"--mix-circuits needs workload 'circuit' \(--set workload=circuit\), got 'poisson'"),
+    (["--set", "workload=circuit", "--n-envs", "3"],
+     r"--n-envs must be a positive multiple of the number of --mix-circuits values \(2: "),
+    (["--set", "workload=circuit", "--mix-n", "4,8", "--n-envs", "6"],
+     r"--n-envs must be a positive multiple of the number of --mix-n and --mix-circuits values \(4: "),
+])
+def test_train__bad_mix_circuits_is_named_before_the_run_folder(tmp_path, extra, message):
+    from train import training
+
+    argv = _circuit_args(tmp_path, "bad", "--mix-circuits", "ghz:8", "qft:8", *extra)
+    with pytest.raises(ValueError, match=message):
+        training.main(argv)
+    assert not (tmp_path / "bad").exists()

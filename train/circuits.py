@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import math
 import sys
@@ -40,6 +41,8 @@ from modenhub_env.circuits.sources import FAMILIES as GENERATORS
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
 from modenhub_env.interface import keys_for_seeds
+from modenhub_env.observation import action_masks
+from modenhub_env.state import HubState
 from train import stats
 from train.files import read_csv, save_figure, write_atomic, write_csv
 from train.options import add_out_option, check_overrides_apply, int_list, parse_override, positive_int
@@ -50,7 +53,7 @@ FAMILIES = ("qft", "ghz", "qaoa", "cuccaro", "quantum_volume")
 QUBITS = (64, 128, 256)
 QPUS = (4, 8, 16, 32)
 POLICIES = ("log-parallel", "critical-path", "deadline")
-#: The paired comparison's reference.
+#: The paired comparison's reference by default (``--reference``).
 REFERENCE = "log-parallel"
 #: ``--quick``: every family, small, for tests and a first look.
 QUICK = {"qubits": (16,), "qpus": (4,), "episodes": 3}
@@ -60,14 +63,14 @@ EPISODE_ROUNDS = 1_000_000
 METRICS = {
     "makespan": "makespan [rounds]",
     "ratio": "makespan / lower bound",
-    "rounds_saved": f"rounds saved against {REFERENCE}, same seeds",
+    "rounds_saved": "rounds saved against the reference, same seeds",
     "ebits_per_gate": "ebits per non-local gate",
     "attempts_per_gate": "attempts per non-local gate",
     "log10_fidelity": "circuit fidelity (log10)",
 }
 COLUMNS = ["family", "qubits", "n_qpus", "policy", "circuit", "gates", "lower_bound", "capacity_bound", "episodes",
            "completed"]
-COLUMNS += [f"{key}{end}" for key in METRICS for end in ("", "_lo", "_hi")] + ["verdict", "settings"]
+COLUMNS += [f"{key}{end}" for key in METRICS for end in ("", "_lo", "_hi")] + ["reference", "verdict", "settings"]
 
 
 @dataclass(frozen=True)
@@ -120,18 +123,41 @@ def circuit_fidelity_log10(ages: np.ndarray, served: np.ndarray, config: HubConf
         return np.log10(gate).sum(axis=1)
 
 
-def play_episodes(config: HubConfig, policy: KernelPolicy, seeds: list[int]) -> dict[str, np.ndarray]:
-    """One episode per seed of a compiled scheduler (the fused Monte Carlo), each
-    ``(E,)``: ``rounds`` (the makespan when ``completed``), ``completed``, ``attempts``,
-    ``ebits`` (heralded: those that served a gate fresh, were cached or were wasted) and
-    ``log10_fidelity``."""
+def play_episodes(config: HubConfig, policy: Any, seeds: list[int]) -> dict[str, np.ndarray]:
+    """One episode per seed, each ``(E,)``: ``rounds`` (the makespan when ``completed``),
+    ``completed``, ``attempts``, ``ebits`` (heralded: those that served a gate fresh, were
+    cached or were wasted) and ``log10_fidelity``. A compiled scheduler plays in one kernel
+    call (the fused Monte Carlo); any other policy with SB3's ``predict`` (a learned one)
+    is asked round by round, every episode at once, and each episode's numbers are read
+    the round it ends."""
     core = HubCore(config, len(seeds))
-    core.play(policy.params, keys_for_seeds(seeds, core.keys, None))
-    state = core.snapshot()
+    keys = keys_for_seeds(seeds, core.keys, None)
+    if isinstance(policy, KernelPolicy):
+        core.play(policy.params, keys)
+        return _episode_numbers(core.snapshot(), core.dag.n_gates, config)
+    core.reset(np.ones(len(seeds), dtype=bool), keys)
+    takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+    ended = np.zeros(len(seeds), dtype=bool)
+    numbers: dict[str, np.ndarray] = {}
+    while not ended.all():
+        masks = {"action_masks": action_masks(core)} if takes_masks else {}
+        actions, _ = policy.predict(core.obs.copy(), deterministic=True, **masks)
+        step = core.step(actions)
+        now = (step.terminated | step.truncated) & ~ended
+        if now.any():  # later rounds would step the ended episodes on: read them now
+            latest = _episode_numbers(core.snapshot(), core.dag.n_gates, config)
+            for key, values in latest.items():
+                numbers.setdefault(key, np.zeros_like(values))[now] = values[now]
+            ended |= now
+    return numbers
+
+
+def _episode_numbers(state: HubState, gates: int, config: HubConfig) -> dict[str, np.ndarray]:
+    """:func:`play_episodes`' numbers of the episodes in ``state``."""
     totals = state.totals
     return {
         "rounds": state.round.astype(np.float64),
-        "completed": state.issued == core.dag.n_gates,
+        "completed": state.issued == gates,
         "attempts": totals["attempts"] + totals["prefetch_attempts"],
         "ebits": totals["served"] - totals["cache_hits"] + totals["cached"] + totals["wasted"],
         "log10_fidelity": circuit_fidelity_log10(state.g_age, state.g_served, config),
@@ -139,14 +165,20 @@ def play_episodes(config: HubConfig, policy: KernelPolicy, seeds: list[int]) -> 
 
 
 def measure_cell(cell: Cell, policies: tuple[str, ...], episodes: int, seed: int, circuit_seed: int,
-                 local_rounds: int, overrides: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of one circuit: every policy on the same ``episodes`` seeds."""
+                 local_rounds: int, overrides: dict[str, Any], reference: str = REFERENCE,
+                 models: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows of one circuit: every policy, then every model file (named
+    :func:`model_label`), on the same ``episodes`` seeds."""
+    from train.evaluate import load_policy
+
     config = study_config(cell.spec(circuit_seed), cell.n_qpus, local_rounds, overrides)
     seeds = [episode_seed(seed, e) for e in range(episodes)]
     runs = {name: play_episodes(config, make_policy(name, config), seeds) for name in policies}
+    for path in models:
+        runs[model_label(path)] = play_episodes(config, load_policy(path, config, seed), seeds)
     dag = HubCore(config, 1).dag  # built once, cached
     gates, bound = dag.n_gates, dag.lower_bound
-    reference = runs.get(REFERENCE)
+    reference_run = runs.get(reference)
     rows = []
     for name, run in runs.items():
         done = run["completed"]
@@ -164,12 +196,18 @@ def measure_cell(cell: Cell, policies: tuple[str, ...], episodes: int, seed: int
         for key, values in per_episode.items():
             row[key], row[f"{key}_lo"], row[f"{key}_hi"] = stats.t_interval(values[done & np.isfinite(values)])
         # Paired over the same episodes, truncated ones included (at the truncation round).
-        saved = (stats.paired_difference(reference["rounds"], run["rounds"]) if reference is not None
+        saved = (stats.paired_difference(reference_run["rounds"], run["rounds"]) if reference_run is not None
                  else (math.nan, math.nan, math.nan))
         row["rounds_saved"], row["rounds_saved_lo"], row["rounds_saved_hi"] = saved
         row["verdict"] = stats.verdict(saved[1], saved[2])
+        row["reference"] = reference
         rows.append(row)
     return rows
+
+
+def model_label(path: str) -> str:
+    """How the table names a model file: ``learned:<file name without its suffix>``."""
+    return f"learned:{Path(path).stem}"
 
 
 def settings_id(args: dict[str, Any]) -> str:
@@ -180,23 +218,29 @@ def settings_id(args: dict[str, Any]) -> str:
 
 def run_study(cells: list[Cell], policies: tuple[str, ...], episodes: int, seed: int, circuit_seed: int,
               local_rounds: int, overrides: dict[str, Any], out: Path, resume: bool = False,
-              show_progress: bool = True) -> list[dict[str, Any]]:
+              show_progress: bool = True, reference: str = REFERENCE,
+              models: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Every cell, writing ``circuits.csv`` after each (atomically) and the table and plot at the end."""
     csv_path = out / "circuits.csv"
+    # A model counts by its bytes: a file trained anew under the same name is another policy.
+    model_ids = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] for path in models}
     settings = settings_id({"policies": policies, "episodes": episodes, "seed": seed, "circuit_seed": circuit_seed,
-                            "local_rounds": local_rounds, "overrides": overrides,
+                            "local_rounds": local_rounds, "overrides": overrides, "reference": reference,
+                            "models": model_ids,
                             "scenario": study_config("ghz:4", 4, local_rounds, overrides).to_dict()})
+    names = set(policies) | {model_label(path) for path in models}
     done = _finished_rows(csv_path, settings) if resume else {}
     rows: list[dict[str, Any]] = []
     with progress_bar(total=len(cells), desc="circuits", enabled=show_progress) as bar:
         for cell in cells:
             key = (cell.family, cell.qubits, cell.n_qpus)
-            if key in done and {r["policy"] for r in done[key]} == set(policies):
+            if key in done and {r["policy"] for r in done[key]} == names:
                 rows += done[key]
             else:
                 bar.set_postfix_str(f"{cell.spec(circuit_seed)} N={cell.n_qpus}")
                 rows += [{**row, "settings": settings} for row in
-                         measure_cell(cell, policies, episodes, seed, circuit_seed, local_rounds, overrides)]
+                         measure_cell(cell, policies, episodes, seed, circuit_seed, local_rounds, overrides,
+                                      reference, models)]
                 write_csv(csv_path, rows, COLUMNS)
             bar.update(1)
     write_csv(csv_path, rows, COLUMNS)
@@ -247,7 +291,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         bound, capacity = int(first["lower_bound"]), float(first["capacity_bound"])
         shown = f"{capacity / bound:.2f}" if bound > 0 and math.isfinite(capacity) else "-"
         lines.append(f"| {first['circuit']} | {n} | {first['gates']} | {bound} | {shown} | " + " | ".join(ratios) + " |")
-    lines += ["", f"Every metric (the rounds saved against {REFERENCE} paired over the same seeds, with its "
+    reference = rows[0]["reference"]
+    lines += ["", f"Every metric (the rounds saved against {reference} paired over the same seeds, with its "
               "verdict: better when the interval lies above 0; circuit fidelity as log10 of the product of the "
               "non-local gates' fidelities).", "",
               "| circuit | N | policy | completed | " + " | ".join(METRICS.values()) + " | verdict |",
@@ -316,8 +361,9 @@ def summary(rows: list[dict[str, Any]]) -> str:
         ratios = [float(r["ratio"]) for r in rows if r["policy"] == policy and math.isfinite(float(r["ratio"]))]
         mean = sum(ratios) / len(ratios) if ratios else math.nan
         verdicts = [r["verdict"] for r in rows if r["policy"] == policy]
-        paired = (f"; against {REFERENCE}, paired: shorter in {verdicts.count('better')}, longer in "
-                  f"{verdicts.count('worse')}" if policy != REFERENCE and REFERENCE in policies else "")
+        reference = rows[0]["reference"]
+        paired = (f"; against {reference}, paired: shorter in {verdicts.count('better')}, longer in "
+                  f"{verdicts.count('worse')}" if policy != reference and reference in policies else "")
         lines.append(f"{policy}: mean makespan / lower bound {mean:.2f} over {len(ratios)} circuits; "
                      f"the shortest mean makespan in {best.count(policy)} of {len(by_cell)}{paired}")
     return "\n".join(lines)
@@ -359,7 +405,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help=f"comma-separated numbers of QPUs N (default {','.join(map(str, QPUS))})")
     parser.add_argument("--policies", type=_names(kernels, "compiled schedulers"), default=POLICIES,
                         help=f"comma-separated policies (default {','.join(POLICIES)}; allowed: {', '.join(kernels)}); "
-                        f"the makespan is also compared with {REFERENCE}'s on the same seeds when it runs")
+                        "the makespan is also compared with --reference's on the same seeds")
+    parser.add_argument("--model", dest="models", action="append", default=[], metavar="PATH",
+                        help="a learned scheduler's model file (.safetensors, from modenhub train), run round by "
+                        "round beside the policies and named learned:<file name>; repeatable. Its training run's "
+                        "config.json, when beside it, must not share a seed with the episodes")
+    parser.add_argument("--reference", default=REFERENCE, metavar="POLICY",
+                        help=f"the policy (one of --policies, or learned:<file name> of a --model) that every other "
+                        f"is compared with, paired over the same seeds (default {REFERENCE})")
     parser.add_argument("--episodes", type=positive_int, default=10,
                         help="episodes (seeds) per circuit and policy, the same seeds for every policy (default 10)")
     parser.add_argument("--seed", type=int, default=50_000,
@@ -385,6 +438,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from train.evaluate import check_model_held_out
     from train.runs import output_folder
 
     if args.resume and args.out is None:
@@ -395,6 +449,13 @@ def _run(args: argparse.Namespace) -> None:
     for name in ("n_qpus", "circuit", "workload", "local_rounds"):
         if name in overrides:
             raise ValueError(f"--set {name}: the study sets it (use --qpus, --families/--qubits or --local-rounds)")
+    names = list(args.policies) + [model_label(path) for path in args.models]
+    if args.reference not in names:
+        raise ValueError(f"--reference must be one of the policies run ({', '.join(names)}), got {args.reference!r}")
+    for path in args.models:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--model {path}: no such file")
+        check_model_held_out(path, args.seed, args.episodes)
     cells = [Cell(family, qubits, n) for family in args.families for qubits in args.qubits for n in args.qpus]
     for cell in cells:  # a bad size, N or field fails before any run
         config = study_config(cell.spec(args.circuit_seed), cell.n_qpus, args.local_rounds, overrides)
@@ -402,7 +463,7 @@ def _run(args: argparse.Namespace) -> None:
     out = output_folder(args.out, "circuits")
     start = time.monotonic()
     rows = run_study(cells, args.policies, args.episodes, args.seed, args.circuit_seed, args.local_rounds,
-                     overrides, out, args.resume, not args.quiet)
+                     overrides, out, args.resume, not args.quiet, args.reference, tuple(args.models))
     print(format_table(rows).split("\n\nEvery metric")[0])
     print(f"\n{summary(rows)}")
     print(f"wrote {out}/circuits.csv, .md and .png ({time.monotonic() - start:.0f} s)", file=sys.stdout)

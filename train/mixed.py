@@ -1,16 +1,18 @@
-"""``MixedNVecEnv``: one SB3 ``VecEnv`` over hubs of several sizes N, to train one model on
-a mix of N (``modenhub train --mix-n``).
+"""Hubs of several scenarios as one SB3 ``VecEnv``, to train one model on a mix of them:
+``MixedNVecEnv`` over numbers of QPUs N (``modenhub train --mix-n``), ``MixedVecEnv`` over
+any scenarios with the same spaces, e.g. several circuits (``--mix-circuits``).
 
-The per-slot policy runs at any N, but a model trained at one N learns attempt counts that
-fit that N's link success probabilities. Training on several N at once shows it the spread.
-Only ``n_qpus`` differs between the parts, so they share the observation and action spaces
-(their sizes depend on ``request_slots`` and ``prefetch_slots`` alone).
+The per-slot policy runs at any N and on any workload, but a model trained on one scenario
+learns attempt counts that fit its link success probabilities and its traffic. Training on
+several at once shows it the spread. The parts share the observation and action spaces
+(their sizes depend on ``request_slots``, ``prefetch_slots``, ``k_max`` and
+``observation_version`` alone).
 
-Each part is a :class:`ModEnHubVecEnv` of ``n_envs // len(ns)`` hubs at one N, stepped as
-one batch; the parts' rows follow one another in the order of ``ns``. A wrapper that needs
-the part's own scenario (the DP reward shaping, whose potential values the requests still
-to come at that N's link probabilities) goes around each part through ``wrap_part``,
-before the rows are joined, so that it never sees hubs of another N.
+Each part is a :class:`ModEnHubVecEnv` of ``n_envs // len(configs)`` hubs of one scenario,
+stepped as one batch; the parts' rows follow one another in the order of the scenarios. A
+wrapper that needs the part's own scenario (the DP reward shaping, whose potential values
+the requests still to come at that N's link probabilities) goes around each part through
+``wrap_part``, before the rows are joined, so that it never sees hubs of another scenario.
 """
 
 from __future__ import annotations
@@ -28,47 +30,51 @@ from train.options import at_each_n
 PartWrapper = Callable[[VecEnv, HubConfig], VecEnv]
 
 
-def envs_per_part(n_envs: int, ns: Sequence[int]) -> int:
-    """Hubs per N: ``n_envs`` split evenly over ``ns``.
+def envs_per_part(n_envs: int, parts: Sequence[Any], option: str = "--mix-n") -> int:
+    """Hubs per part: ``n_envs`` split evenly over ``parts``.
 
-    :raises ValueError: ``n_envs`` not a positive multiple of ``len(ns)``.
+    :param option: the command-line option that named the parts, for the error.
+    :raises ValueError: ``n_envs`` not a positive multiple of ``len(parts)``.
     """
-    if not ns:
-        raise ValueError("--mix-n needs at least one number of QPUs")
-    if n_envs < 1 or n_envs % len(ns):
-        raise ValueError(f"--n-envs must be a positive multiple of the number of --mix-n values "
-                         f"({len(ns)}: {list(ns)}), got {n_envs}")
-    return n_envs // len(ns)
+    if not parts:
+        raise ValueError(f"{option} needs at least one value")
+    if n_envs < 1 or n_envs % len(parts):
+        raise ValueError(f"--n-envs must be a positive multiple of the number of {option} values "
+                         f"({len(parts)}: {list(parts)}), got {n_envs}")
+    return n_envs // len(parts)
 
 
-class MixedNVecEnv(VecEnv):
-    """Hubs at several N presented as one ``VecEnv`` of ``n_envs`` envs (see the module
-    docstring). Env ``i`` overall is row ``i - offset_j`` of part ``j``; ``seed(s)`` seeds
-    it with ``s + i``, as a single ``ModEnHubVecEnv`` of ``n_envs`` would be seeded.
+class MixedVecEnv(VecEnv):
+    """Hubs of several scenarios presented as one ``VecEnv`` of ``n_envs`` envs (see the
+    module docstring). Env ``i`` overall is row ``i - offset_j`` of part ``j``; ``seed(s)``
+    seeds it with ``s + i``, as a single ``ModEnHubVecEnv`` of ``n_envs`` would be seeded.
 
-    :param config: the scenario; each part is ``config.replace(n_qpus=n)``.
-    :param ns: the numbers of QPUs, one part each, in row order.
-    :param n_envs: hubs in all, a multiple of ``len(ns)``.
+    :param configs: the scenarios, one part each, in row order.
+    :param n_envs: hubs in all, a multiple of ``len(configs)``.
     :param wrap_part: called as ``wrap_part(part, part_config)`` on every part, e.g. to
         shape its reward with its own scenario; ``None``: the parts as they are.
+    :param labels: how errors name each part (default ``N=<n_qpus>``).
+    :param option: the command-line option that chose the parts, for errors.
     """
 
-    def __init__(self, config: HubConfig, ns: Sequence[int], n_envs: int, wrap_part: PartWrapper | None = None) -> None:
-        per_part = envs_per_part(n_envs, ns)
-        self.configs = at_each_n(config, ns, f"--mix-n: the scenario (N={config.n_qpus})")
+    def __init__(self, configs: Sequence[HubConfig], n_envs: int, wrap_part: PartWrapper | None = None,
+                 labels: Sequence[str] | None = None, option: str = "--mix-n") -> None:
+        self.configs = list(configs)
+        self.labels = list(labels) if labels is not None else [f"N={c.n_qpus}" for c in self.configs]
+        per_part = envs_per_part(n_envs, self.labels, option)
         self.parts: list[VecEnv] = []
         for part_config in self.configs:
             part: VecEnv = ModEnHubVecEnv(per_part, config=part_config)
             self.parts.append(wrap_part(part, part_config) if wrap_part is not None else part)
-        self.offsets = [j * per_part for j in range(len(ns))]  # first row of each part
-        self._check_spaces(ns)
+        self.offsets = [j * per_part for j in range(len(self.configs))]  # first row of each part
+        self._check_spaces()
         super().__init__(n_envs, self.parts[0].observation_space, self.parts[0].action_space)
 
-    def _check_spaces(self, ns: Sequence[int]) -> None:
+    def _check_spaces(self) -> None:
         first = self.parts[0]
-        for n, part in zip(ns, self.parts, strict=True):
+        for label, part in zip(self.labels, self.parts, strict=True):
             if part.observation_space != first.observation_space or part.action_space != first.action_space:
-                raise ValueError(f"--mix-n: the env at N={n} has other spaces than at N={ns[0]} "
+                raise ValueError(f"the env at {label} has other spaces than at {self.labels[0]} "
                                  f"(observation {part.observation_space} vs {first.observation_space}, "
                                  f"action {part.action_space} vs {first.action_space})")
 
@@ -139,3 +145,13 @@ class MixedNVecEnv(VecEnv):
 def _joined(lists: Iterable[Sequence[Any]]) -> list[Any]:
     """The items of ``lists``, one after the other."""
     return [item for items in lists for item in items]
+
+
+class MixedNVecEnv(MixedVecEnv):
+    """Hubs of ``config`` at each of the numbers of QPUs ``ns`` (``--mix-n``): the parts'
+    scenarios are ``config.replace(n_qpus=n)``; otherwise as :class:`MixedVecEnv`."""
+
+    def __init__(self, config: HubConfig, ns: Sequence[int], n_envs: int, wrap_part: PartWrapper | None = None) -> None:
+        envs_per_part(n_envs, ns)  # before building anything
+        configs = at_each_n(config, ns, f"--mix-n: the scenario (N={config.n_qpus})")
+        super().__init__(configs, n_envs, wrap_part, [f"N={n}" for n in ns])

@@ -38,7 +38,7 @@ import numpy as np
 
 from train import checkpoints
 from train.files import read_csv, write_atomic, write_csv, write_json
-from train.options import add_config_options, config_from, n_values, positive_int
+from train.options import add_config_options, at_each_n, config_from, n_values, positive_int
 
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
@@ -64,6 +64,7 @@ class Args:
     seed: int = 0
     n_envs: int = 16
     mix_n: list[int] | None = None  # numbers of QPUs to train on; None: the config's alone
+    mix_circuits: list[str] | None = None  # circuit specs to train on (workload circuit); None: the config's alone
     learning_rate: float = 3e-4
     n_steps: int = 64  # [rounds per env per rollout]
     batch_size: int = 512
@@ -141,6 +142,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on a mix of N: the --n-envs hubs split evenly over these numbers of QPUs "
                         "(--n-envs a multiple of their count), the scenario's other fields unchanged; the "
                         "model's config keeps --preset's N for evaluation (default: the scenario's N alone)")
+    parser.add_argument("--mix-circuits", nargs="+", default=None, metavar="SPEC",
+                        help="train on a mix of circuits (workload circuit): the --n-envs hubs split evenly over "
+                        "these circuit specs (the circuit field's format, e.g. qft:32 ghz:32 cuccaro:32, or "
+                        "QASM/DAG files), and with --mix-n over each spec at each N; the model's config keeps "
+                        "--set circuit=..., or the first spec, for evaluation (default: the scenario's circuit alone)")
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"optimizer step size (default {d.learning_rate})")
     parser.add_argument("--n-steps", type=positive_int, default=d.n_steps, help="rounds per env per rollout")
     parser.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch (PPO)")
@@ -188,12 +194,17 @@ def run_from_namespace(ns: argparse.Namespace) -> Path:
     if ns.resume is not None:
         run_dir = resume(ns.resume, timesteps=ns.timesteps, progress=ns.progress)
     else:
+        overrides = dict(ns.overrides)
+        if ns.mix_circuits and overrides.get("workload") == "circuit" and "circuit" not in overrides:
+            ns.overrides = [*ns.overrides, ("circuit", ns.mix_circuits[0])]  # the circuit evaluations run
         config_from(ns)  # a bad --set exits here with the config's message
         names = {f.name for f in dataclasses.fields(Args)}
         values = {k: v for k, v in vars(ns).items() if k in names and v is not None}
         values["overrides"] = dict(ns.overrides)
         if ns.mix_n is not None:
             values["mix_n"] = list(ns.mix_n)  # as config.json holds it
+        if ns.mix_circuits is not None:
+            values["mix_circuits"] = list(ns.mix_circuits)
         run_dir = train(Args(**values))
     print(f"wrote {run_dir}/ (model.safetensors, metrics.csv, learning_curve.png, checkpoints/)")
     return run_dir
@@ -341,23 +352,50 @@ def _seed_everything(seed: int) -> None:
 
 
 def _make_env(config, args: Args, env_seed: int):
-    """The training env: ``args.n_envs`` hubs of ``config`` (or with ``--mix-n``, split
-    over those N), each part reward-shaped with its own scenario if ``--shaping dp``, then
-    VecNormalize'd if ``--norm-reward`` (its statistics restored from a checkpoint by
-    :func:`train.checkpoints.restore`)."""
+    """The training env: ``args.n_envs`` hubs of ``config`` (or with ``--mix-n`` and
+    ``--mix-circuits``, split over those N and circuits), each part reward-shaped with its
+    own scenario if ``--shaping dp``, then VecNormalize'd if ``--norm-reward`` (its
+    statistics restored from a checkpoint by :func:`train.checkpoints.restore`)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from modenhub_env.sb3 import ModEnHubVecEnv
-    from train.mixed import MixedNVecEnv
+    from train.mixed import MixedVecEnv
 
-    if args.mix_n is not None:
-        env = MixedNVecEnv(config, args.mix_n, args.n_envs, wrap_part=lambda part, cfg: _shaped(part, cfg, args))
+    parts = _mixed_parts(config, args)
+    if parts is not None:
+        configs, labels, option = parts
+        env = MixedVecEnv(configs, args.n_envs, lambda part, cfg: _shaped(part, cfg, args), labels, option)
     else:
         env = _shaped(ModEnHubVecEnv(args.n_envs, config=config), config, args)
     env.seed(env_seed)
     if not args.norm_reward:
         return env
     return VecNormalize(env, norm_obs=False, norm_reward=True, gamma=args.gamma)
+
+
+def _mixed_parts(config, args: Args) -> tuple[list, list[str], str] | None:
+    """The scenarios of ``--mix-n`` and ``--mix-circuits`` (each circuit at each N), how
+    errors name them and the options that chose them; ``None`` without either."""
+    from train.mixed import envs_per_part
+
+    if args.mix_n is None and args.mix_circuits is None:
+        return None
+    option = " and ".join(name for name, value in (("--mix-n", args.mix_n), ("--mix-circuits", args.mix_circuits))
+                          if value is not None)
+    at_n = [config] if args.mix_n is None else at_each_n(config, args.mix_n, f"--mix-n: the scenario (N={config.n_qpus})")
+    if args.mix_circuits is None:
+        return at_n, [f"N={c.n_qpus}" for c in at_n], option
+    if config.workload != "circuit":
+        raise ValueError(f"--mix-circuits needs workload 'circuit' (--set workload=circuit), got {config.workload!r}")
+    labels = [f"{spec} at N={c.n_qpus}" for spec in args.mix_circuits for c in at_n]
+    envs_per_part(args.n_envs, labels, option)  # before any circuit is built
+    configs = []
+    for spec in args.mix_circuits:
+        try:
+            configs += [c.replace(circuit=spec) for c in at_n]
+        except ValueError as err:
+            raise ValueError(f"--mix-circuits {spec!r}: {err}") from None
+    return configs, labels, option
 
 
 def _shaped(env: Any, config, args: Args) -> Any:
