@@ -43,7 +43,7 @@ from train.options import add_config_options, at_each_n, config_from, n_values, 
 ALGOS = ("ppo", "maskable-ppo", "a2c")
 POLICY_KINDS = ("slots", "pooled", "mlp")
 SHAPINGS = ("none", "dp")
-HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp")
+HEURISTICS = ("sequential", "log-parallel", "deadline", "single-request-dp", "prefetch-value", "critical-path")
 PRIORS = ("none", *HEURISTICS)
 METRIC_COLUMNS = [
     "step", "wall_seconds", "policy", "episodes",
