@@ -1,7 +1,9 @@
 """The circuit workload in the core (``docs/model.md#circuit-workload``): requests of
 small hand-checked circuits in their order and rounds, a circuit on one QPU, the lower
 bound and the model's timing under every policy on random circuits, the reward,
-determinism, the critical-path-first scheduler and named errors for bad fields.
+determinism, the critical-path-first scheduler, named errors for bad fields, and the
+workload's circuit functions (``circuit_dag``, ``check_gate_order``, ``circuit_pool_size``,
+``max_budget``) on their own.
 
 Circuits are written by hand and saved as DAG files, so that only the tests marked with
 the ``qiskit`` fixture need the ``circuits`` extra.
@@ -9,6 +11,7 @@ the ``qiskit`` fixture need the ``circuits`` extra.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from modenhub_env.circuits import Circuit, RequestDag, request_dag, save_dag
 from modenhub_env.core import HubCore
 from modenhub_env.interface import keys_for_seeds
 from modenhub_env.vector_env import ModEnHubVectorEnv
-from modenhub_env.workload import circuit_dag
+from modenhub_env.workload import check_gate_order, circuit_dag, circuit_pool_size, max_budget
 
 #: Every attempt heralds an ebit: p_ab = 1.
 CERTAIN = {"p_bsm": 1.0, "eta_c": 1.0, "eta_d": 1.0, "alpha_db_per_km": 0.0, "switch_loss_db": 0.0}
@@ -465,3 +468,87 @@ def test_circuit__qasm_placement_of_the_wrong_length_is_named_when_built(tmp_pat
     config = HubConfig(n_qpus=2, workload="circuit", circuit=str(path), placement=(0, 1, 1), episode_rounds=10)
     with pytest.raises(ValueError, match="placement must give one QPU for each of the 2 qubits, got 3"):
         HubCore(config, 1)
+
+
+# ---------------------------------------------------------------- the workload's circuit functions
+
+
+def test_circuit_dag__refuses_a_workload_that_is_not_circuit():
+    with pytest.raises(ValueError) as err:
+        circuit_dag(HubConfig(n_qpus=2, workload="poisson", episode_rounds=10))
+    assert str(err.value) == "workload must be 'circuit' to build a circuit's DAG, got 'poisson'"
+
+
+def test_circuit_dag__builds_a_generated_circuit_with_the_configs_fields(qiskit):
+    # ghz:4 is h q0; cx 0,1; cx 1,2; cx 2,3. With qubits 0 and 1 on QPU 0, cx 0,1 is local.
+    config = HubConfig(n_qpus=3, workload="circuit", circuit="ghz:4", placement=(0, 0, 1, 2), qpu_capacity=3,
+                       local_rounds=2, episode_rounds=100)
+    dag = circuit_dag(config)
+    assert (dag.n_qpus, dag.qpu_capacity, dag.local_rounds, dag.placement.tolist()) == (3, 3, 2, [0, 0, 1, 2])
+    assert (dag.qubit_a.tolist(), dag.qubit_b.tolist()) == ([1, 2], [2, 3])
+    # h and cx 0,1 (2 rounds each) before the first request, then the two gates: 2 + 2 + 1 + 1
+    assert dag.start_lag.tolist() == [4, 0] and dag.lower_bound == 6
+    assert max_budget(config) == 6
+    assert circuit_dag(config) is dag
+
+
+def test_circuit_dag__a_file_gone_after_the_config_is_named(tmp_path):
+    json_path = dag_file(tmp_path, circuit(2, [(0, 1)]), [0, 1], 2)
+    qasm_path = tmp_path / "bell.qasm"
+    qasm_path.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n')
+    for path in (json_path, str(qasm_path)):
+        config = circuit_config(path, 2)
+        Path(path).unlink()
+        with pytest.raises(ValueError) as err:
+            circuit_dag(config)
+        assert str(err.value) == f"circuit: cannot read {path!r} (No such file or directory)"
+
+
+def test_circuit_dag__a_rewritten_dag_file_is_read_again(tmp_path):
+    path = dag_file(tmp_path, circuit(3, [(0, 1)]), [0, 1, 2], 3)
+    config = circuit_config(path, 3)
+    first = circuit_dag(config)
+    assert circuit_dag(config) is first
+    dag_file(tmp_path, circuit(3, [(0, 1), (1, 2)]), [0, 1, 2], 3)
+    assert (first.n_gates, circuit_dag(config).n_gates) == (1, 2)
+
+
+def test_circuit_dag__a_dag_file_for_other_qpus_is_named(tmp_path):
+    path = dag_file(tmp_path, circuit(2, [(0, 1)]), [0, 1], 2)
+    with pytest.raises(ValueError) as err:
+        circuit_dag(circuit_config(path, 3))
+    assert str(err.value) == f"n_qpus must be 2, the QPUs of the DAG file {path!r}, got 3"
+
+
+def test_check_gate_order__passes_consecutive_gates_on_each_qubit_joined_by_edges():
+    # Qubit 1 carries gates 0, 1, 2, joined 0 -> 1 -> 2 with no edge 0 -> 2.
+    dag = request_dag(circuit(4, [(0, 1), (1, 2), (1, 3), (2, 3)]), [0, 1, 2, 3], 4)
+    assert (dag.succ_ptr.tolist(), dag.succ.tolist()) == ([0, 1, 3, 4, 4], [1, 2, 3, 3])
+    assert check_gate_order(dag, "chain") is None
+
+
+def test_check_gate_order__names_the_first_pair_with_no_edge_by_qubit():
+    chain = request_dag(circuit(4, [(0, 1), (1, 2), (2, 3)]), [0, 1, 2, 3], 4)
+    # Keep the edge 0 -> 1 (qubit 1), drop 1 -> 2 (qubit 2).
+    dag = dataclasses.replace(chain, succ_ptr=np.array([0, 1, 1, 1]), succ=np.array([1]), succ_lag=np.array([0]))
+    with pytest.raises(ValueError) as err:
+        check_gate_order(dag, "hand.json")
+    assert str(err.value) == ("hand.json: gates 1 and 2 both act on qubit 2 with no edge from the first to the "
+                              "second; a request DAG orders the gates on each qubit")
+
+
+def test_circuit_pool_size__is_the_gates_or_half_the_qubits_whichever_is_fewer():
+    four_gates = request_dag(circuit(5, [(0, 1), (1, 2), (2, 3), (3, 4)]), [0, 1, 2, 3, 4], 5)
+    assert circuit_pool_size(four_gates) == 2  # 5 // 2
+    one_gate = request_dag(circuit(8, [(0, 1)]), list(range(8)), 8)
+    assert circuit_pool_size(one_gate) == 1
+
+
+def test_max_budget__of_a_circuit_is_its_lower_bound_and_at_least_one(tmp_path):
+    chain = circuit(4, [(0, 1), (1, 2), (2, 3)])  # three gates in a row: 3 rounds
+    config = circuit_config(dag_file(tmp_path, chain, [0, 1, 2, 3], 4), 4, round_budget=10)
+    assert max_budget(config) == 3
+    one_gate = request_dag(circuit(2, [(0, 1)]), [0, 1], 2)
+    assert max_budget(config, dag=one_gate) == 1
+    all_local = request_dag(circuit(2, [(0, 1)]), [0, 0], 1)
+    assert all_local.lower_bound == 0 and max_budget(config, dag=all_local) == 1

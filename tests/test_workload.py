@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from modenhub_env.config import HubConfig
 from modenhub_env.workload import (
     Popularity,
     Trace,
+    _lines,
     all_pairs,
     load_trace,
     max_budget,
@@ -280,7 +284,8 @@ def test_load_trace__out_of_bounds_or_malformed_values_name_file_and_line(tmp_pa
 def test_load_trace__non_utf8_bytes_name_file_and_line(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes(b"round,a,b,budget\n0,0,1,2\n1,0,1,2 \xe9t\xe9\n")
-    with pytest.raises(ValueError, match=r"latin.csv:3: not UTF-8 text"):
+    # "1,0,1,2 " is 8 bytes, so the first bad byte is the 9th
+    with pytest.raises(ValueError, match=r"latin.csv:3: not UTF-8 text \(byte 9 of the line\)$"):
         load_trace(path, n_qpus=4)
 
 
@@ -299,7 +304,7 @@ def test_load_trace__huge_json_number_names_file_and_line(tmp_path):
 
 def test_load_trace__json_true_is_not_an_integer(tmp_path):
     path = _write(tmp_path / "bool.jsonl", '{"round": 0, "a": 0, "b": 1, "budget": true}\n')
-    with pytest.raises(ValueError, match="bool.jsonl:1: budget must be an integer"):
+    with pytest.raises(ValueError, match="bool.jsonl:1: budget must be an integer, got True$"):
         load_trace(path, n_qpus=4)
 
 
@@ -397,3 +402,111 @@ def test_popularity__sample_rank_boundaries():
     a, b = pop.sample(np.array([0.0, pop.cdf[0], pop.cdf[1], 1.0]))
     # u in [cdf[r-1], cdf[r]) picks rank r; u = 1 (never drawn) is clamped to the last rank
     assert list(zip(a.tolist(), b.tolist(), strict=True)) == [pairs[0], pairs[1], pairs[2], pairs[5]]
+
+
+def test_load_trace__a_file_of_exactly_the_size_bound_is_read(tmp_path, monkeypatch):
+    from modenhub_env import workload
+
+    path = _write(tmp_path / "edge.csv", "round,a,b,budget\n0,0,1,2\n")  # 17 + 8 bytes
+    monkeypatch.setattr(workload, "MAX_TRACE_BYTES", 25)
+    assert load_trace(path, n_qpus=2).rows == 1
+
+
+def test_load_trace__a_missing_file_names_the_systems_reason(tmp_path):
+    path = tmp_path / "missing.csv"
+    with pytest.raises(ValueError) as err:
+        load_trace(path, n_qpus=4)
+    assert str(err.value) == f"{path}: cannot read the trace (No such file or directory)"
+
+
+def test_load_trace__a_line_of_exactly_the_line_bound_is_read(tmp_path):
+    # "0,0,1,2," (8 bytes) + 4087 bytes of an ignored column + the newline: 4096 bytes
+    header = "round,a,b,budget,note\n"
+    path = _write(tmp_path / "edge.csv", header + "0,0,1,2," + "x" * 4087 + "\n")
+    assert load_trace(path, n_qpus=2).rows == 1
+    path = _write(tmp_path / "edge.csv", header + "0,0,1,2," + "x" * 4088 + "\n")
+    with pytest.raises(ValueError, match=r"edge.csv:2: line longer than 4096 bytes"):
+        load_trace(path, n_qpus=2)
+
+
+def test_lines__reads_at_most_one_byte_past_the_line_bound():
+    class Recording(io.BytesIO):
+        def __init__(self, data: bytes):
+            super().__init__(data)
+            self.sizes = []
+
+        def readline(self, size=-1):
+            self.sizes.append(size)
+            return super().readline(size)
+
+    handle = Recording(b"round,a,b,budget\n" + b"7" * (5 * 2**20) + b"\n")
+    with pytest.raises(ValueError, match="t.csv:2: line longer than 4096 bytes"):
+        list(_lines(Path("t.csv"), handle))
+    assert handle.sizes == [4097, 4097]  # 4096 + 1: never the whole 5 MiB line
+
+
+def test_load_trace__a_byte_order_mark_is_dropped_from_the_first_line_only(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfround,a,b,budget\n0,0,1,2\n")
+    assert load_trace(path, n_qpus=2).rows == 1
+    path.write_bytes(b"round,a,b,budget\n\xef\xbb\xbf0,0,1,2\n")
+    with pytest.raises(ValueError, match=r"bom.csv:2: round must be an integer, got '\\ufeff0'$"):
+        load_trace(path, n_qpus=2)
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("\r0,0,1,2\n", "not a CSV line"),  # a carriage return opening a line is no line ending
+        ('0,0,1,"2" \n', "not a CSV line"),  # nor is a space after a closing quote
+        ("0,0,1,2X\n", "budget must be an integer, got '2X'"),
+    ],
+)
+def test_load_trace__only_the_line_ending_is_stripped(tmp_path, row, problem):
+    path = _write(tmp_path / "t.csv", "round,a,b,budget\n0,0,1,2\r\n" + row)
+    with pytest.raises(ValueError, match=problem) as err:
+        load_trace(path, n_qpus=2)
+    assert f"{path}:3:" in str(err.value)
+
+
+def test_load_trace__a_header_that_is_not_csv_names_file_and_line(tmp_path):
+    path = _write(tmp_path / "bad.csv", 'round,a,b,"budget\n0,0,1,2\n')
+    with pytest.raises(ValueError, match="not a CSV line") as err:
+        load_trace(path, n_qpus=2)
+    assert f"{path}:1:" in str(err.value)
+
+
+def test_load_trace__json_past_pythons_digit_limit_names_file_and_line(tmp_path):
+    # The default limit (4300 digits) is longer than a line may be; a lower one is reached.
+    path = _write(tmp_path / "big.jsonl", '{"round": 0, "a": 0, "b": 1, "budget": 1' + "0" * 700 + "}\n")
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(ValueError, match=r"big.jsonl:1: not valid JSON \(Exceeds the limit \(640 digits\)"):
+            load_trace(path, n_qpus=4)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def test_load_trace__a_value_of_exactly_the_field_bound_is_read(tmp_path):
+    path = _write(tmp_path / "t.csv", "round,a,b,budget\n" + "0" * 31 + "3,0,1,2\n")  # 32 characters
+    assert int(load_trace(path, n_qpus=2).round[0]) == 3
+    path = _write(tmp_path / "t.csv", "round,a,b,budget\n" + "0" * 32 + "3,0,1,2\n")
+    with pytest.raises(ValueError, match=r"t.csv:2: round must be an integer, got 000000000000\.\.\. \(33 characters\)$"):
+        load_trace(path, n_qpus=2)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("0,0,1,0", "budget must be >= 1 round (allowed [1, 10000]), got 0"),
+        ("-1,0,1,2", "round must be >= 0 (allowed [0, 10000000]), got -1"),
+        ("0,0,1,10001", "budget must be <= 10000 (allowed [1, 10000]), got 10001"),
+        ("10000001,0,1,2", "round must be <= 10000000 (allowed [0, 10000000]), got 10000001"),
+    ],
+)
+def test_load_trace__an_out_of_range_value_is_named_with_its_range(tmp_path, row, message):
+    path = _write(tmp_path / "t.csv", f"round,a,b,budget\n{row}\n")
+    with pytest.raises(ValueError) as err:
+        load_trace(path, n_qpus=2)
+    assert str(err.value) == f"{path}:2: {message}"

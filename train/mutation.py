@@ -37,8 +37,21 @@ REPO = Path(__file__).resolve().parents[1]
 #: Test files that exercise each module; a module not listed runs the whole ``tests/``.
 DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "modenhub_env/physics.py": ("tests/test_physics.py", "tests/test_core_values.py", "tests/test_config.py"),
+    # The circuit functions: their unit tests, then a hand-made DAG refused by the core and
+    # the slack's scale of a small circuit; each well under a second with NUMBA_DISABLE_JIT=1.
     "modenhub_env/workload.py": (
         "tests/test_workload.py", "tests/test_core_values.py", "tests/test_core.py",
+        "tests/test_circuit_workload.py::test_circuit_dag__refuses_a_workload_that_is_not_circuit",
+        "tests/test_circuit_workload.py::test_circuit_dag__builds_a_generated_circuit_with_the_configs_fields",
+        "tests/test_circuit_workload.py::test_circuit_dag__a_file_gone_after_the_config_is_named",
+        "tests/test_circuit_workload.py::test_circuit_dag__a_rewritten_dag_file_is_read_again",
+        "tests/test_circuit_workload.py::test_circuit_dag__a_dag_file_for_other_qpus_is_named",
+        "tests/test_circuit_workload.py::test_check_gate_order__passes_consecutive_gates_on_each_qubit_joined_by_edges",
+        "tests/test_circuit_workload.py::test_check_gate_order__names_the_first_pair_with_no_edge_by_qubit",
+        "tests/test_circuit_workload.py::test_circuit_pool_size__is_the_gates_or_half_the_qubits_whichever_is_fewer",
+        "tests/test_circuit_workload.py::test_max_budget__of_a_circuit_is_its_lower_bound_and_at_least_one",
+        "tests/test_circuit_workload.py::test_circuit_dag__a_hand_made_dag_with_unordered_gates_on_a_qubit_is_refused",
+        "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
     ),
     "modenhub_env/config.py": (
         "tests/test_config.py", "tests/test_physics.py", "tests/test_core_values.py",
