@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from modenhub_env import physics
+from modenhub_env.circuits import Circuit, request_dag, save_dag
 from modenhub_env.config import PRESETS, HubConfig, field_names
 
 
@@ -301,12 +302,14 @@ INT_RANGES = [
     ("episode_requests", 1, 10**9, False), ("popularity_seed", 0, 2**63 - 1, False),
     ("queue_capacity", 1, 4096, False), ("episode_rounds", 1, 10**9, True),
     ("request_slots", 1, 256, False), ("prefetch_slots", 0, 256, False), ("k_max", 1, 1024, False),
+    ("observation_version", 0, 1, False), ("qpu_capacity", 1, 100_000, True),
+    ("placement_seed", 0, 2**63 - 1, False), ("local_rounds", 0, 1000, True),
 ]
 REAL_RANGES = [  # name, low, high, low end excluded
     ("p_bsm", 0.0, 1.0, True), ("eta_c", 0.0, 1.0, True), ("alpha_db_per_km", 0.0, 10.0, False),
     ("eta_d", 0.0, 1.0, True), ("switch_loss_db", 0.0, 10.0, False), ("f0", 0.25, 1.0, False),
     ("arrival_rate", 0.0, 64.0, True), ("zipf_exponent", 0.0, 10.0, False),
-    ("w_fail", 0.0, 1e6, False), ("w_attempt", 0.0, 1e6, False),
+    ("w_fail", 0.0, 1e6, False), ("w_attempt", 0.0, 1e6, False), ("w_fidelity", 0.0, 1e6, False),
 ]
 
 
@@ -381,3 +384,101 @@ def test_config__t_coh_accepts_infinity_and_rejects_zero():
     assert math.isinf(HubConfig(t_coh=math.inf).t_coh)
     with pytest.raises(ValueError, match=re.escape("t_coh must be in (0.0, inf], got 0.0")):
         HubConfig(t_coh=0.0)
+
+
+# ---------------------------------------------------------------- circuit fields
+
+#: A valid circuit workload: GHZ on 4 qubits over 4 QPUs.
+GHZ4 = {"n_qpus": 4, "workload": "circuit", "circuit": "ghz:4", "episode_rounds": 100}
+FAMILIES = "['qft', 'ghz', 'qaoa', 'draper', 'cuccaro', 'quantum_volume']"
+
+
+def test_config__placement_accepts_qpus_0_to_n_minus_1_as_python_ints():
+    given = (np.int64(3), 0, np.int32(1), 3)
+    cfg = HubConfig(**GHZ4, placement=given)
+    assert cfg.placement == (3, 0, 1, 3) and all(type(q) is int for q in cfg.placement)
+    assert HubConfig(placement=(0, 15)).placement == (0, 15)  # checked whatever the workload
+
+
+def test_config__placement_list_or_array_becomes_a_tuple_and_keeps_a_bool_to_refuse():
+    assert HubConfig(**GHZ4, placement=[0, 1, 1, 0]).placement == (0, 1, 1, 0)
+    assert HubConfig(**GHZ4, placement=np.array([[3, 2], [1, 0]])).placement == (3, 2, 1, 0)
+    # a list is not cast to one dtype first, which would turn True into 1
+    with pytest.raises(ValueError) as err:
+        HubConfig(**GHZ4, placement=[0, True, 1, 0])
+    assert str(err.value) == "placement must list one QPU in [0, 3] per qubit, got True at index 1"
+
+
+@pytest.mark.parametrize(("placement", "message"), [
+    ((0, 1, 4, 0), "placement must list one QPU in [0, 3] per qubit, got 4 at index 2"),
+    ((0, -1, 1, 0), "placement must list one QPU in [0, 3] per qubit, got -1 at index 1"),
+    ((True, 1, 2, 3), "placement must list one QPU in [0, 3] per qubit, got True at index 0"),
+    ((0, 1, 2, 1.0), "placement must list one QPU in [0, 3] per qubit, got 1.0 at index 3"),
+    ((), "placement must list one QPU in [0, 3] per qubit, or be None, got ()"),
+    (5, "placement must list one QPU in [0, 3] per qubit, or be None, got 5"),
+    ((0, 1, 2), "placement must list one QPU per qubit of 'ghz:4' (4), got 3"),
+])
+def test_config__bad_placement_message_is_exact(placement, message):
+    with pytest.raises(ValueError) as err:
+        HubConfig(**GHZ4, placement=placement)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(("circuit", "message"), [
+    ("", "circuit must be a generator spec such as 'qft:64', a .qasm file or a DAG file (.json, .npz), got ''"),
+    ("  ", "circuit must be a generator spec such as 'qft:64', a .qasm file or a DAG file (.json, .npz), got '  '"),
+    (3, "circuit must be a generator spec such as 'qft:64', a .qasm file or a DAG file (.json, .npz), got 3"),
+])
+def test_config__circuit_that_is_not_a_nonblank_string_is_refused_whatever_the_workload(circuit, message):
+    for workload in ({}, {"workload": "circuit", "episode_rounds": 100}):
+        with pytest.raises(ValueError) as err:
+            HubConfig(circuit=circuit, **workload)
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"episode_rounds": None}, "episode_rounds must be set (1 to 10**9) for workload 'circuit': a circuit not "
+     "done by then is truncated (a failure)"),
+    ({"circuit": None}, "circuit must name the circuit for workload 'circuit': a generator spec such as "
+     "'qft:64', a .qasm file or a DAG file (.json, .npz)"),
+    ({"circuit": "missing.qasm"}, "circuit: no such file 'missing.qasm'"),
+    ({"circuit": " missing.npz "}, "circuit: no such file 'missing.npz'"),
+    ({"circuit": "qft"}, f"circuit must be a .qasm file or family:n_qubits with family one of {FAMILIES}, got 'qft'"),
+    ({"circuit": "foo:8"}, f"circuit: family must be one of {FAMILIES[:-1]}, 'qasm'], got 'foo'"),
+    ({"circuit": "qft:x"}, "circuit: n_qubits must be a non-negative integer, got 'x' in 'qft:x'"),
+])
+def test_config__circuit_workload_message_is_exact(fields, message):
+    with pytest.raises(ValueError) as err:
+        HubConfig(**{**GHZ4, **fields})
+    assert str(err.value) == message
+
+
+def test_config__circuit_workload_accepts_a_spec_with_spaces_and_other_workloads_ignore_it():
+    assert HubConfig(**{**GHZ4, "circuit": " qaoa:4,seed=2 "}).circuit == " qaoa:4,seed=2 "
+    # only the circuit workload needs episode_rounds and a circuit that parses
+    assert HubConfig(circuit="foo:8").circuit == "foo:8"
+    assert HubConfig(workload="poisson", episode_rounds=5, circuit="missing.qasm").episode_rounds == 5
+
+
+@pytest.fixture
+def dag_path(tmp_path):
+    """A saved request DAG: one gate between qubit 0 on QPU 0 and qubit 1 on QPU 1."""
+    dag = request_dag(Circuit(2, np.array([0]), np.array([1]), source="test"), [0, 1], 2)
+    return str(save_dag(dag, tmp_path / "dag.json"))
+
+
+def test_config__a_dag_or_qasm_file_that_exists_is_accepted_as_given(dag_path, tmp_path):
+    cfg = HubConfig(n_qpus=2, workload="circuit", circuit=dag_path, episode_rounds=10, placement_seed=7)
+    assert (cfg.circuit, cfg.qpu_capacity, cfg.placement, cfg.local_rounds) == (dag_path, None, None, None)
+    qasm = tmp_path / "bell.qasm"
+    qasm.write_text("OPENQASM 2.0;\n")  # read when the core builds the circuit, not here
+    cfg = HubConfig(n_qpus=2, workload="circuit", circuit=str(qasm), episode_rounds=10, placement=(0, 1, 1),
+                    qpu_capacity=2, local_rounds=3)
+    assert (cfg.placement, cfg.qpu_capacity, cfg.local_rounds) == ((0, 1, 1), 2, 3)
+
+
+@pytest.mark.parametrize(("name", "value"), [("qpu_capacity", 2), ("placement", (0, 1)), ("local_rounds", 0)])
+def test_config__a_dag_file_refuses_the_fields_it_fixes(dag_path, name, value):
+    with pytest.raises(ValueError) as err:
+        HubConfig(n_qpus=2, workload="circuit", circuit=f" {dag_path}", episode_rounds=10, **{name: value})
+    assert str(err.value) == f"{name} must be None with a DAG file (circuit={dag_path!r}): the file fixes it"

@@ -56,6 +56,9 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "modenhub_env/config.py": (
         "tests/test_config.py", "tests/test_physics.py", "tests/test_core_values.py",
         "tests/test_observation_values.py",
+        "tests/test_circuit_workload.py::test_config__bad_circuit_fields_are_named",
+        "tests/test_circuit_workload.py::test_config__a_dag_file_fixes_placement_capacity_and_local_rounds",
+        "tests/test_circuit_workload.py::test_config__placement_lists_become_tuples_and_round_trip",
     ),
     "agents/heuristics.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
     "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
