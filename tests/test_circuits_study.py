@@ -173,3 +173,9 @@ def test_circuits__bad_reference_or_model_is_named_before_any_work(argv, message
         main(["circuits", *argv, "--out", str(tmp_path / "out"), "--quiet"])
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_model_label__names_a_run_folders_model_by_its_folder():
+    assert circuits.model_label("runs/mix/model.safetensors") == "learned:mix"
+    assert circuits.model_label("models/qft-only.safetensors") == "learned:qft-only"
+    assert circuits.model_label("model.safetensors") == "learned:model"

@@ -206,8 +206,10 @@ def measure_cell(cell: Cell, policies: tuple[str, ...], episodes: int, seed: int
 
 
 def model_label(path: str) -> str:
-    """How the table names a model file: ``learned:<file name without its suffix>``."""
-    return f"learned:{Path(path).stem}"
+    """How the table names a model file: ``learned:<file name without its suffix>``, or
+    ``learned:<folder>`` for a ``model.safetensors`` (a run folder's, or ``results/models/``')."""
+    file = Path(path)
+    return f"learned:{file.parent.name if file.stem == 'model' and file.parent.name else file.stem}"
 
 
 def settings_id(args: dict[str, Any]) -> str:
@@ -408,7 +410,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "the makespan is also compared with --reference's on the same seeds")
     parser.add_argument("--model", dest="models", action="append", default=[], metavar="PATH",
                         help="a learned scheduler's model file (.safetensors, from modenhub train), run round by "
-                        "round beside the policies and named learned:<file name>; repeatable. Its training run's "
+                        "round beside the policies and named learned:<file name> (learned:<folder> for a model.safetensors); repeatable. Its training run's "
                         "config.json, when beside it, must not share a seed with the episodes")
     parser.add_argument("--reference", default=REFERENCE, metavar="POLICY",
                         help=f"the policy (one of --policies, or learned:<file name> of a --model) that every other "
