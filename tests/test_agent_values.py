@@ -63,6 +63,17 @@ def test_attempts_for_target__target_one_is_reached_only_by_certain_success():
     assert n.tolist() == [UNREACHABLE, 1, UNREACHABLE]
 
 
+def test_attempts_for_target__empty_input_gives_an_empty_int64_array_of_its_shape():
+    n = attempts_for_target(np.zeros((2, 0)), np.zeros((2, 0), dtype=np.int64), 0.9)
+    assert n.shape == (2, 0) and n.dtype == np.int64
+
+
+def test_attempts_for_target__keeps_the_broadcast_shape():
+    # p = 0.5 over slack 1 and 2 rounds at target 0.75: (1/2)**n <= 1/4 at n = 2; (1/2)**(2n) <= 1/4 at n = 1
+    n = attempts_for_target(np.array([[0.5], [1.0]]), np.array([1, 2]), 0.75)
+    assert n.tolist() == [[2, 1], [1, 1]] and n.dtype == np.int64
+
+
 # ------------------------------------------------------------------ DeadlinePolicy
 
 
@@ -71,6 +82,7 @@ def test_deadline__arguments_at_their_range_ends():
     assert DeadlinePolicy(cfg, target=1.0).target == 1.0
     assert DeadlinePolicy(cfg, give_up_below=1.0).give_up_below == 1.0
     assert DeadlinePolicy(cfg, max_share=1.0, prefetch_attempts=12).prefetch_attempts == 12
+    assert DeadlinePolicy(cfg).prefetch is True and DeadlinePolicy(cfg, prefetch=False).prefetch is False
     for kwargs, message in (
         ({"max_share": 0.0}, "max_share must be in (0, 1], got 0.0"),
         ({"max_share": 1.5}, "max_share must be in (0, 1], got 1.5"),

@@ -12,6 +12,7 @@ the ``qiskit`` fixture need the ``circuits`` extra.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from agents import POLICIES, make_policy
 from agents.base import KernelPolicy
-from modenhub_env import HubConfig, ModEnHubEnv
+from modenhub_env import HubConfig, ModEnHubEnv, kernels
 from modenhub_env.circuits import Circuit, RequestDag, request_dag, save_dag
 from modenhub_env.core import HubCore
 from modenhub_env.interface import keys_for_seeds
@@ -407,6 +408,21 @@ def test_critical_path__is_a_compiled_scheduler_and_checks_its_arguments():
                 {"lookahead": 1.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             make_policy("critical-path", cfg, **bad)
+
+
+def test_critical_path__writes_its_defaults_and_the_ends_of_lookahead_into_its_params():
+    cfg = HubConfig.preset("hotspot")  # S = 16
+    params = make_policy("critical-path", cfg).params
+    # target 0.9, floor(0.5 * 16) = 8 attempts a request, prefetch on, 1 attempt a candidate, 1 round ahead
+    names = (kernels.P_TARGET, kernels.P_REQUEST_CAP, kernels.P_PREFETCH, kernels.P_PREFETCH_ATTEMPTS,
+             kernels.P_LOOKAHEAD)
+    assert [params[i] for i in names] == [0.9, 8.0, 1.0, 1.0, 1.0]
+    assert make_policy("critical-path", cfg, prefetch=False).params[kernels.P_PREFETCH] == 0.0
+    for lookahead in (0, 1000):
+        assert make_policy("critical-path", cfg, lookahead=lookahead).params[kernels.P_LOOKAHEAD] == lookahead
+    for bad in (1001, -1, True, 2.0):
+        with pytest.raises(ValueError, match=re.escape(f"lookahead must be an integer in [0, 1000], got {bad!r}")):
+            make_policy("critical-path", cfg, lookahead=bad)
 
 
 # ---------------------------------------------------------------- bad fields

@@ -1,16 +1,17 @@
 """The prefetch-value scheduler (``agents.heuristics.PrefetchValuePolicy``, its kernel in
-``modenhub_env.kernels``): its table and its choices against numbers worked out by hand,
-and its runs in the env."""
+``modenhub_env.kernels``): its table, the pairs' popularity it reads from the config and
+its choices against numbers worked out by hand, and its runs in the env."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 from agents import PrefetchValuePolicy, SingleRequestDPPolicy, make_policy
-from agents.heuristics import worth_table
+from agents.heuristics import ranked_pairs, worth_table
 from modenhub_env.config import HubConfig
 from modenhub_env.observation import feature_names
 from modenhub_env.vector_env import ModEnHubVectorEnv
@@ -84,6 +85,49 @@ def test_worth_table__p_ab_tells_the_pair_apart_and_recency_weighs_the_rest():
     np.testing.assert_allclose(table[0, 0, 0, 1], 0.34974672865770223, rtol=1e-12)
 
 
+def test_worth_table__a_third_stored_ebit_waits_for_a_third_request():
+    _, table = worth_table(ONE_PAIR.replace(cache_per_pair=3), 2, 1, 64)
+    # P(3 requests within 2 rounds) = 1 - exp(-1) (1 + 1 + 1/2) = 0.0803014; no decay: A = B
+    np.testing.assert_allclose(table[0, 0, 2], [0.08030139707139416, 0.08030139707139416], rtol=1e-9)
+    _, table = worth_table(ONE_PAIR.replace(cache_per_pair=3), 1, 1, 64)
+    # within 1 round: 1 - exp(-0.5) (1 + 0.5 + 0.125) = 0.0143877
+    np.testing.assert_allclose(table[0, 0, 2], [0.014387677966970713, 0.014387677966970713], rtol=1e-9)
+
+
+def test_worth_table__tells_apart_as_many_values_of_p_ab_as_allowed():
+    classes, table = worth_table(THREE_PAIRS, 1, 2, 3)
+    assert classes.tolist() == [0.125, 0.25, 0.5] and table.shape == (2, 4, 1, 2)
+    np.testing.assert_allclose(table[0, :, 0, 1], [0.4511883639059736, 0.18126924692201818,
+                                                   0.2591817793182821, 0.34974672865770223], rtol=1e-12)
+
+
+def test_ranked_pairs__zipf_weights_split_the_arrival_rate_in_the_configs_ranking():
+    p_shown, rates = ranked_pairs(THREE_PAIRS)
+    # ranks (1, 2), (0, 1), (0, 2); 1.1 split as 1 : 1/2 : 1/3
+    assert p_shown.tolist() == [0.125, 0.5, 0.25]
+    np.testing.assert_allclose(rates, [0.6, 0.3, 0.2], rtol=1e-12)
+
+
+def test_ranked_pairs__without_zipf_the_arrival_rate_is_split_evenly_in_pair_order():
+    p_shown, rates = ranked_pairs(THREE_PAIRS.replace(zipf_exponent=0.0, arrival_rate=0.6))
+    assert p_shown.tolist() == [0.5, 0.25, 0.125]  # (0, 1), (0, 2), (1, 2)
+    np.testing.assert_allclose(rates, [0.2, 0.2, 0.2], rtol=1e-12)
+
+
+def test_ranked_pairs__other_workloads_one_request_a_round_split_evenly():
+    # the sequential workload ignores arrival_rate and zipf_exponent
+    p_shown, rates = ranked_pairs(THREE_PAIRS.replace(workload="sequential", arrival_rate=0.5))
+    assert p_shown.tolist() == [0.5, 0.25, 0.125]
+    np.testing.assert_allclose(rates, [1 / 3, 1 / 3, 1 / 3], rtol=1e-12)
+
+
+def test_ranked_pairs__p_ab_as_the_observation_shows_it_in_float32():
+    p_shown, _ = ranked_pairs(THREE_PAIRS.replace(p_bsm=0.3))
+    # p = p_bsm / 2 halved per km: 0.0375, 0.15, 0.075 in rank order, each rounded to float32
+    assert p_shown.tolist() == [0.03750000149011612, 0.15000000596046448, 0.07500000298023224]
+    assert p_shown.dtype == np.float64
+
+
 @pytest.mark.parametrize(("w_attempt", "cached", "chosen"), [
     # V(1) = max(-1, 0.5 - 0.5 - 0.1, 0.75 - 0.25 - 0.2) = 0.3; W = 0.6321206 (1 - 0.3) = 0.4424844:
     # one attempt 0.5 W - 0.1 = 0.1212, two 0.75 W - 0.2 = 0.1319
@@ -128,6 +172,9 @@ def test_prefetch_value__rejects_a_bad_horizon_and_caps_it_at_the_storage_limit(
             PrefetchValuePolicy(ONE_PAIR, horizon=bad)
     assert PrefetchValuePolicy(HubConfig.preset("decoherence"), horizon=32).horizon == 8  # the storage limit
     assert PrefetchValuePolicy(HubConfig.preset("hotspot")).horizon == 8  # no decay: the default
+    assert PrefetchValuePolicy(ONE_PAIR, horizon=4096).horizon == 4096  # no decay: the largest allowed
+    with pytest.raises(ValueError, match=re.escape("horizon must be an integer in [1, 4096] rounds, got 4097")):
+        PrefetchValuePolicy(ONE_PAIR, horizon=4097)
 
 
 def test_prefetch_value__requests_as_the_dp_prefetch_within_limits_and_capacity():

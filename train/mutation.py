@@ -60,7 +60,31 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_circuit_workload.py::test_config__a_dag_file_fixes_placement_capacity_and_local_rounds",
         "tests/test_circuit_workload.py::test_config__placement_lists_become_tuples_and_round_trip",
     ),
-    "agents/heuristics.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
+    # The newer schedulers' own tests: prefetch-value's table, popularity and choices, and
+    # critical-path-first's params and actions on small circuits (not the long runs beside
+    # them); each well under a second with NUMBA_DISABLE_JIT=1.
+    "agents/heuristics.py": (
+        "tests/test_agents.py", "tests/test_agent_values.py",
+        "tests/test_prefetch_value.py::test_worth_table__one_pair_without_decay_is_the_chance_of_a_request_in_time",
+        "tests/test_prefetch_value.py::test_worth_table__a_use_is_worth_less_the_longer_the_ebit_waited",
+        "tests/test_prefetch_value.py::test_worth_table__p_ab_tells_the_pair_apart_and_recency_weighs_the_rest",
+        "tests/test_prefetch_value.py::test_worth_table__a_third_stored_ebit_waits_for_a_third_request",
+        "tests/test_prefetch_value.py::test_worth_table__tells_apart_as_many_values_of_p_ab_as_allowed",
+        "tests/test_prefetch_value.py::test_ranked_pairs__zipf_weights_split_the_arrival_rate_in_the_configs_ranking",
+        "tests/test_prefetch_value.py::test_ranked_pairs__without_zipf_the_arrival_rate_is_split_evenly_in_pair_order",
+        "tests/test_prefetch_value.py::test_ranked_pairs__other_workloads_one_request_a_round_split_evenly",
+        "tests/test_prefetch_value.py::test_ranked_pairs__p_ab_as_the_observation_shows_it_in_float32",
+        "tests/test_prefetch_value.py::test_prefetch_value__chooses_the_attempts_of_the_largest_positive_expected_value",
+        "tests/test_prefetch_value.py::test_prefetch_value__the_hot_pair_is_worth_it_and_the_cold_one_not",
+        "tests/test_prefetch_value.py::test_prefetch_value__limit_and_an_unknown_p_ab",
+        "tests/test_prefetch_value.py::test_prefetch_value__rejects_a_bad_horizon_and_caps_it_at_the_storage_limit",
+        "tests/test_prefetch_value.py::test_prefetch_value__requests_as_the_dp_prefetch_within_limits_and_capacity",
+        "tests/test_circuit_workload.py::test_critical_path__deals_the_capacity_longest_path_first",
+        "tests/test_circuit_workload.py::test_critical_path__prefetches_only_imminent_gates_with_capacity_left",
+        "tests/test_circuit_workload.py::test_critical_path__is_a_compiled_scheduler_and_checks_its_arguments",
+        "tests/test_circuit_workload.py::test_critical_path__writes_its_defaults_and_the_ends_of_lookahead_into_its_params",
+        "tests/test_circuit_workload.py::test_circuit__play_equals_stepping_round_by_round",
+    ),
     "agents/dp.py": ("tests/test_dp.py", "tests/test_agent_values.py"),
     "agents/base.py": ("tests/test_agents.py", "tests/test_agent_values.py"),
     # The compiled core, run as Python: the short pinned rollouts of every scenario first
