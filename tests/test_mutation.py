@@ -80,3 +80,23 @@ def test_strip_jit__drops_only_numbas_decorator_lines(tmp_path):
     assert len(decorators) > 40
     assert [line for line in original if not line.startswith("@njit(")] == stripped
     assert "modenhub_env/kernels.py" in mutation.DEFAULT_MODULES
+
+
+def test_run_module__only_checks_the_named_mutants_and_counts_them_alone(tmp_path, monkeypatch):
+    calls = []
+    listing = "m.x_f__mutmut_1: killed\nm.x_f__mutmut_2: survived\nm.x_g__mutmut_1: not checked\n"
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        return type("Done", (), {"returncode": 0, "stdout": listing if "results" in command else "", "stderr": ""})()
+
+    monkeypatch.setattr(mutation, "_copy_repo", lambda target: (target / "modenhub_env").mkdir(parents=True))
+    monkeypatch.setattr(mutation, "_strip_jit", lambda path: None)
+    monkeypatch.setattr(mutation.subprocess, "run", fake_run)
+    args = mutation.parse_args(["modenhub_env/physics.py", "--only", "m.x_f__mutmut_*"])
+    assert args.only == ["m.x_f__mutmut_*"]
+    result = mutation.run_module("modenhub_env/physics.py", ("tests/test_physics.py",), tmp_path, 1, only=tuple(args.only))
+    assert calls[0][-4:] == ["run", "--max-children", "1", "m.x_f__mutmut_*"]
+    assert result.status == {"m.x_f__mutmut_1": "killed", "m.x_f__mutmut_2": "survived"}
+    full = mutation.run_module("modenhub_env/physics.py", ("tests/test_physics.py",), tmp_path / "full", 1)
+    assert calls[-3][-3:] == ["run", "--max-children", "1"] and full.status["m.x_g__mutmut_1"] == "not checked"
