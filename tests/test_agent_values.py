@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import agents.dp
 from agents import (
     DeadlinePolicy,
     LogParallelPolicy,
@@ -17,8 +18,9 @@ from agents import (
     attempts_for_target,
     dp_value_table,
 )
-from agents.base import grant_in_order
+from agents.base import Policy, grant_in_order, slot_order
 from modenhub_env import HubConfig, kernels
+from modenhub_env.observation import feature_names
 from tests.test_agents import crafted
 
 UNREACHABLE = np.iinfo(np.int32).max
@@ -206,6 +208,46 @@ def test_dp_value_table__rejects_bad_rounds_p_and_k_max_with_exact_messages():
     assert str(err.value) == "k_max must be non-negative, got -1"
 
 
+def test_dp_value_table__p_zero_never_serves_and_best_n_is_int64():
+    values, best_n = dp_value_table(0.0, 2, 3, w_attempt=0.1, w_fail=0.5)
+    # no attempt can succeed: every round waits (n = 0) and the request fails, V(r) = -0.5
+    np.testing.assert_array_equal(values, [-0.5, -0.5, -0.5])
+    np.testing.assert_array_equal(best_n, [0, 0, 0])
+    assert best_n.dtype == np.int64  # attempt counts, used as actions and indices
+
+
+def test_dp_value_table__a_float32_p_is_solved_in_float64():
+    values, best_n = dp_value_table(np.float32(0.3), 1, 2, w_attempt=0.0)
+    # float32(0.3) = 0.30000001192092896; V(1) = 1 - (1 - p)**2 = 0.5100000166893004 in
+    # float64 (float32 arithmetic would give 0.5100000202655792)
+    np.testing.assert_allclose(values, [0.0, 0.5100000166893004], rtol=1e-14, atol=0.0)
+    np.testing.assert_array_equal(best_n, [0, 2])
+
+
+def test_dp_value_table__whole_float_k_max_acts_as_that_many_attempts():
+    values, best_n = dp_value_table([0.5, 0.5], 1, np.array([1.0, 2.0]), w_attempt=0.0)
+    # free attempts: all k_max are used, V(1) = 1 - 0.5**k_max = 0.5 and 0.75
+    np.testing.assert_array_equal(values, [[0.0, 0.5], [0.0, 0.75]])
+    np.testing.assert_array_equal(best_n, [[0, 1], [0, 2]])
+
+
+def test_dp_module__a_former_name_warns_with_its_full_message_and_an_unknown_name_is_named():
+    with pytest.warns(DeprecationWarning) as record:
+        former = agents.dp.OptimalSingleRequestPolicy
+    assert former is SingleRequestDPPolicy
+    assert len(record) == 1
+    assert str(record[0].message) == (
+        "OptimalSingleRequestPolicy is deprecated; use SingleRequestDPPolicy "
+        "(the single-request DP, the optimum only for one request at a time)"
+    )
+    # stacklevel=2 points at the caller, not at agents/dp.py (not `== __file__`: mutation
+    # testing wraps each function in one more frame)
+    assert record[0].filename != agents.dp.__file__
+    with pytest.raises(AttributeError) as err:
+        agents.dp.NoSuchPolicy  # noqa: B018
+    assert str(err.value) == "module 'agents.dp' has no attribute 'NoSuchPolicy'"
+
+
 def test_optimal_single_request__gives_zero_to_a_cached_request_and_shares_s_oldest_first():
     cfg = HubConfig(n_qpus=16, max_attempts_per_round=4, w_attempt=0.01, w_fail=1.0)
     policy = SingleRequestDPPolicy(cfg)
@@ -251,6 +293,51 @@ def test_predict__wrong_mask_size_has_an_exact_message():
     assert str(err.value) == (
         "action_masks must have 52 entries per observation ((K + M) * (k_max + 1)), got shape (3,)"
     )
+
+
+class _Int32Ones(Policy):
+    """A policy whose ``act`` gives one attempt per slot as int32."""
+
+    def act(self, obs: np.ndarray, limits: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return np.ones(limits.shape, dtype=np.int32)
+
+
+def test_predict__returns_int64_whatever_act_returns():
+    cfg = HubConfig(n_qpus=8)  # K + M = 4 slots
+    actions, _ = _Int32Ones(cfg).predict(crafted(cfg, [{"p": 0.2}], batch=2))
+    assert actions.dtype == np.int64
+    assert actions.tolist() == [[1, 1, 1, 1], [1, 1, 1, 1]]
+
+
+def test_predict__any_nonzero_mask_entry_allows_its_value():
+    cfg = HubConfig(n_qpus=8, prefetch_slots=1)  # k(8) = 3, K + M = 5 slots, 13 choices
+    obs = crafted(cfg, [{"p": 0.2}])
+    # integer masks, read as bool (as sb3-contrib does): every slot allows 0 (entry 2),
+    # slot 0 also 1 (entry 1), so its largest allowed value is 1, not the 0 of the larger entry
+    masks = np.zeros((5, 13), dtype=np.int64)
+    masks[:, 0] = 2
+    masks[0, 1] = 1
+    actions, _ = LogParallelPolicy(cfg).predict(obs, action_masks=masks.reshape(-1))
+    np.testing.assert_array_equal(actions, [1, 0, 0, 0, 0])
+
+
+def test_kernel_policy__act_reads_float64_observations_as_the_envs_float32():
+    cfg = HubConfig(n_qpus=8)  # K + M = 4 slots
+    obs = crafted(cfg, [{"p": 0.2}], batch=1).astype(np.float64)
+    limits = np.array([[2, 2, 2, 2]], dtype=np.int32)
+    allowed = np.ones((1, 4, cfg.k_max + 1), dtype=bool)
+    policy = SequentialPolicy(cfg)
+    actions = policy.act(obs, limits, allowed)
+    # int32 limits are taken as int64, so the actions are int64
+    assert actions.dtype == np.int64 and actions.tolist() == [[1, 0, 0, 0]]
+    # a present flag of 0.5 + 1e-12 is 0.5 in float32, which is not present (> 0.5)
+    obs[0, feature_names(cfg.request_slots, cfg.prefetch_slots).index("request[0].present")] = 0.5 + 1e-12
+    assert policy.act(obs, limits, allowed).tolist() == [[0, 0, 0, 0]]
+
+
+def test_slot_order__every_row_is_the_slots_in_their_own_order():
+    order = slot_order(2, 3)
+    assert order.tolist() == [[0, 1, 2], [0, 1, 2]]
 
 
 def test_grant_in_order__returns_int64_attempts():
