@@ -40,5 +40,5 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """Former names of ``agents.dp`` (``agents.dp.RENAMED``), with a ``DeprecationWarning``."""
     if name in _dp.RENAMED:
-        return _dp.__getattr__(name)
+        return _dp.__getattr__(name, stacklevel=3)  # the warning points at the user's import
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -92,10 +92,11 @@ class SingleRequestDPPolicy(KernelPolicy):
 RENAMED = {"OptimalSingleRequestPolicy": "SingleRequestDPPolicy"}
 
 
-def __getattr__(name: str) -> Any:
-    """A former name (:data:`RENAMED`) still imports, with a ``DeprecationWarning``."""
+def __getattr__(name: str, stacklevel: int = 2) -> Any:
+    """A former name (:data:`RENAMED`) still imports, with a ``DeprecationWarning`` that
+    points at the caller (``stacklevel`` frames up: 3 when ``agents`` passes it on)."""
     if name not in RENAMED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     warnings.warn(f"{name} is deprecated; use {RENAMED[name]} (the single-request DP, the optimum only for "
-                  "one request at a time)", DeprecationWarning, stacklevel=2)
+                  "one request at a time)", DeprecationWarning, stacklevel=stacklevel)
     return globals()[RENAMED[name]]

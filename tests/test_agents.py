@@ -431,3 +431,12 @@ def test_deadline__rejects_a_target_outside_the_unit_interval():
     for bad in (0.0, 1.5, -0.1, math.nan):
         with pytest.raises(ValueError, match="target"):
             DeadlinePolicy(HubConfig(), target=bad)
+
+
+def test_agents_package__a_former_name_warns_at_the_users_line():
+    # Not among agents/dp.py's mutation tests: mutmut wraps the mutated module's functions
+    # in one more frame, which moves where a warning with a fixed stacklevel points.
+    with pytest.warns(DeprecationWarning, match="OptimalSingleRequestPolicy is deprecated") as record:
+        former = agents.OptimalSingleRequestPolicy
+    assert former is agents.SingleRequestDPPolicy
+    assert record[0].filename == __file__
