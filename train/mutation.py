@@ -235,6 +235,11 @@ def _write_mutmut_config(target: Path, module: str, tests: tuple[str, ...]) -> N
     lines += ["also_copy =", *(f"    {p}/" for p in others), "    tests/"]
     lines += ["pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests)]
     lines += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -q", "    -x"]
+    # A mutant that loops forever (a probe or chain walk that never ends) is stopped after
+    # 2 x 2 x (its tests' CPU seconds + 1), not mutmut's default 15 x 2 x (...): with the
+    # core's selection that was 10 minutes a mutant. CPU time, so a loaded machine does not
+    # turn a slow run into a timeout.
+    lines += ["timeout_multiplier = 2.0"]
     (target / "setup.cfg").write_text("\n".join(lines) + "\n")
     # mutmut reads [tool.mutmut] of pyproject.toml before setup.cfg; the copy has none.
 
