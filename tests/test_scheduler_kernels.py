@@ -83,7 +83,8 @@ def row(k: int, requests=(), prefetch=()) -> np.ndarray:
     (0.5000001, 0, 0, cell(0, 1, 0), 2),
     (0.500001, 0, 0, cell(0, 2, 0), 2),
 ])
-def test_prefetch_choice__reads_the_cell_of_its_class_rounds_since_and_ebits_held(p, since, cached, read, chosen):
+def test_prefetch_choice__reads_the_cell_of_its_class_rounds_since_and_ebits_held(
+        p, since, cached, read, chosen):
     policy = params(kernels.PREFETCH_VALUE, worth={read: (0.9, 0.0)})
     assert kernels._prefetch_choice(p, cached, since, 3, policy) == chosen
     # the same question with that cell as dull as the rest: A = 0.3 gives 1 attempt at p = 1/2, none below
@@ -138,7 +139,8 @@ def test_act__prefetch_value_reads_each_candidates_p_ebits_held_and_rounds_since
     assert act(policy, obs, [0, 3, 3]) == [0, 2, 3]
     # each candidate within its own limit
     assert act(policy, obs, [0, 1, 2]) == [0, 1, 2]
-    # recency 1/3 (2 rounds since) reads the last row too; recency 1/2 of the p = 1/4 pair: cell (1, 0, 0), A = 0.3
+    # recency 1/3 (2 rounds since) reads the last row too; recency 1/2 of the p = 1/4 pair:
+    # cell (1, 0, 0), A = 0.3
     obs = row(1, prefetch=[(0.5, 0.5, np.float32(1 / 3)), (0.25, 0.0, 0.5)])
     assert act(policy, obs, [0, 3, 3]) == [0, 2, 0]
 
