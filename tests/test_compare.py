@@ -182,3 +182,10 @@ def test_compare__a_missing_models_folder_is_one_line(tmp_path, capsys):
         main(["compare", "--models", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), "--quiet"])
     assert excinfo.value.code == 1
     assert capsys.readouterr().err.strip() == f"error: --models {tmp_path / 'nowhere'}: no such folder"
+
+
+def test_scenarios__leave_a_circuit_scheduler_to_modenhub_circuits(tmp_path, capsys):
+    models = copy_model(tmp_path)
+    shutil.copytree(MODELS / "circuits", models / "circuits")
+    assert [name for name, _, _ in scenarios(models)] == ["contention"]
+    assert "circuits/ holds a circuit scheduler; `modenhub circuits --model" in capsys.readouterr().err

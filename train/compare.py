@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ def scenarios(models: Path, trust_pickle: bool = False) -> list[tuple[str, HubCo
             config = HubConfig.from_dict(json.loads(config_path.read_text())["config"])
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"{config_path}: not a training run's config.json ({err})") from None
+        if config.workload == "circuit":  # its measure is the makespan, over circuits and N
+            print(f"note: {folder.name}/ holds a circuit scheduler; `modenhub circuits --model "
+                  f"{model}` compares it, compare leaves it out", file=sys.stderr)
+            continue
         found.append((folder.name, config, model))
     if not found:
         raise ValueError(f"no <name>/{MODEL_FILE} under {models}")
