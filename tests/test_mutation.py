@@ -100,3 +100,40 @@ def test_run_module__only_checks_the_named_mutants_and_counts_them_alone(tmp_pat
     assert result.status == {"m.x_f__mutmut_1": "killed", "m.x_f__mutmut_2": "survived"}
     full = mutation.run_module("modenhub_env/physics.py", ("tests/test_physics.py",), tmp_path / "full", 1)
     assert calls[-3][-3:] == ["run", "--max-children", "1"] and full.status["m.x_g__mutmut_1"] == "not checked"
+
+
+def test_recheck_module__checks_again_only_what_the_earlier_run_did_not_kill(tmp_path, monkeypatch):
+    module = "modenhub_env/physics.py"
+    earlier = tmp_path / "earlier" / module.replace("/", "__")
+    (earlier / "modenhub_env").mkdir(parents=True)
+    (earlier / "mutation_seconds.txt").write_text("60.0\n")
+    mutation.shutil.copy2(mutation.REPO / module, earlier / module)
+    mutation._strip_jit(earlier / module)
+    listings = {
+        str(earlier): "m.x_f__mutmut_1: killed\nm.x_f__mutmut_2: survived\nm.x_f__mutmut_3: no tests\n"
+                      "m.x_f__mutmut_4: timeout\n",
+        "again": "m.x_f__mutmut_1: not checked\nm.x_f__mutmut_2: killed\nm.x_f__mutmut_3: survived\n"
+                 "m.x_f__mutmut_4: not checked\n",
+    }
+    calls = []
+
+    def fake_run(command, cwd=None, **kwargs):
+        calls.append(command)
+        listing = listings[str(cwd)] if str(cwd) == str(earlier) else listings["again"]
+        return type("Done", (), {"returncode": 0, "stdout": listing if "results" in command else "", "stderr": ""})()
+
+    def copy_module(target):
+        (target / "modenhub_env").mkdir(parents=True)
+        mutation.shutil.copy2(mutation.REPO / module, target / module)
+
+    monkeypatch.setattr(mutation, "_copy_repo", copy_module)
+    monkeypatch.setattr(mutation.subprocess, "run", fake_run)
+    result = mutation.recheck_module(module, ("tests/test_physics.py",), tmp_path / "earlier", tmp_path / "now", 1)
+    runs = [c for c in calls if "run" in c]
+    assert runs == [[*runs[0][:3], "run", "--max-children", "1", "m.x_f__mutmut_2", "m.x_f__mutmut_3"]]
+    assert result.status == {"m.x_f__mutmut_1": "killed", "m.x_f__mutmut_2": "killed",
+                             "m.x_f__mutmut_3": "survived", "m.x_f__mutmut_4": "timeout"}
+    assert result.survivors == ["m.x_f__mutmut_3"] and result.seconds > 60.0
+    (earlier / module).write_text("# another source\n")
+    with pytest.raises(RuntimeError, match="differs from the module now; --recheck needs the same source"):
+        mutation.recheck_module(module, ("tests/test_physics.py",), tmp_path / "earlier", tmp_path / "again", 1)

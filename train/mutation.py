@@ -15,6 +15,8 @@ Usage::
     python -m train.mutation                                  # the default modules
     python -m train.mutation modenhub_env/physics.py          # one module, its default tests
     python -m train.mutation modenhub_env/kernels.py --tests modenhub_env/kernels.py=tests/test_core.py
+    python -m train.mutation modenhub_env/kernels.py --only 'modenhub_env.kernels.x__act__mutmut_*'
+    python -m train.mutation --recheck EARLIER_WORKDIR   # only what an earlier kept run did not kill
 """
 
 from __future__ import annotations
@@ -201,6 +203,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "report counts the checked mutants alone and says so",
     )
     parser.add_argument(
+        "--recheck", type=Path, default=None, metavar="EARLIER_WORKDIR",
+        help="check again only the mutants that an earlier run (kept with --keep-workdir in "
+        "EARLIER_WORKDIR, of the same source) did not kill, with the tests as they are now, and report "
+        "the union: the earlier kills stand, since added tests never revive a mutant",
+    )
+    parser.add_argument(
         "--max-children", type=int, default=2, metavar="N",
         help="mutants checked in parallel (default: 2, the cores of this project's machines)",
     )
@@ -221,6 +229,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.report_only and args.workdir is None:
         parser.error("--report-only needs the --workdir of an earlier run with --keep-workdir")
+    if args.recheck is not None and args.only:
+        parser.error("--recheck picks the mutants to check itself: not with --only")
     if args.max_children < 1:
         parser.error(f"--max-children must be a positive integer, got {args.max_children}")
     for module in args.modules:
@@ -320,6 +330,34 @@ def run_module(
     return result
 
 
+def recheck_module(module: str, tests: tuple[str, ...], earlier: Path, workdir: Path, max_children: int,
+                   report_only: bool = False) -> ModuleResult:
+    """The mutants of ``module`` that the run kept in ``earlier`` did not kill, checked again
+    in a new copy under ``workdir`` (with ``report_only``, read from that copy); the result
+    is the earlier one with theirs replaced.
+
+    :raises RuntimeError: no earlier run of the module there, or its source differs from
+        the module's now (then the mutants' names mean other mutations).
+    """
+    before = run_module(module, tests, earlier, 1, report_only=True)
+    source = earlier / module.replace("/", "__") / module
+    scratch = Path(tempfile.mkdtemp(prefix="modenhub-recheck-"))
+    try:
+        shutil.copy2(REPO / module, scratch / "now.py")
+        _strip_jit(scratch / "now.py")
+        if not source.is_file() or source.read_text() != (scratch / "now.py").read_text():
+            raise RuntimeError(f"{earlier}: its copy of {module} differs from the module now; --recheck needs the same source")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    again = tuple(sorted((name for name, status in before.status.items() if status not in KILLED), key=_natural))
+    if not again:
+        return before
+    after = run_module(module, tests, workdir, max_children, report_only, only=again)
+    merged = ModuleResult(module, tests, before.seconds + after.seconds, {**before.status, **after.status})
+    merged.diffs = after.diffs
+    return merged
+
+
 def render_report(results: list[ModuleResult], notes: dict[str, str], command: str) -> str:
     """The Markdown report of ``results``; survivors explained by ``notes``."""
     total_seconds = sum(r.seconds for r in results)
@@ -374,7 +412,10 @@ def main(argv: list[str] | None = None) -> int:
             tests = tuple(t for t in tests if t not in missing)
             verb = "reading the results of" if args.report_only else "mutating"
             print(f"{verb} {module} (tests: {', '.join(tests)}) ...", flush=True)
-            result = run_module(module, tests, workdir, args.max_children, args.report_only, tuple(args.only))
+            if args.recheck is not None:
+                result = recheck_module(module, tests, args.recheck, workdir, args.max_children, args.report_only)
+            else:
+                result = run_module(module, tests, workdir, args.max_children, args.report_only, tuple(args.only))
             print(
                 f"  {len(result.status)} mutants, {result.count(KILLED)} killed, "
                 f"{len(result.survivors)} survived, {result.seconds:.0f} s",
@@ -388,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:  # the command that mutated, not the one that rewrote the report
         saved = workdir / "command.txt"
         command = saved.read_text().strip() if saved.is_file() else command
+    if args.recheck is not None:
+        saved = args.recheck / "command.txt"
+        first = saved.read_text().strip() if saved.is_file() else f"a run kept in {args.recheck}"
+        command = f"{first}`, then `{command}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render_report(results, notes, command.strip()))
     print(f"wrote {args.out}")
