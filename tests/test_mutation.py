@@ -60,11 +60,23 @@ def test_render_report__counts_and_explains_survivors():
                      "m__mutmut_10": "no tests"}
     result.diffs = {"m__mutmut_3": "-    a = 1\n+    a = 2", "m__mutmut_10": "-    b\n+    c"}
     text = mutation.render_report([result], {"m__mutmut_3": "Equivalent: a is never read."}, "python -m train.mutation")
-    assert "| `agents/dp.py` | 4 | 2 | 2 | 50.0 | 1.5 | `tests/test_dp.py` |" in text
+    assert "| `agents/dp.py` | 4 | 2 | 2 | 0 | 50.0 | 1.5 | `tests/test_dp.py` |" in text
+    assert "1.5 min in all." in text
     assert "Unexplained survivors: 1." in text
     assert "- `m__mutmut_3` (survived): Equivalent: a is never read." in text
     assert "- `m__mutmut_10` (no tests): **unexplained**" in text
     assert text.index("m__mutmut_3`") < text.index("m__mutmut_10`")  # natural order
+
+
+def test_render_report__an_unfinished_run_shows_its_unchecked_mutants():
+    result = mutation.ModuleResult("modenhub_env/kernels.py", ("tests/test_core.py",), float("nan"))
+    result.status = {"m__mutmut_1": "killed", "m__mutmut_2": "not checked", "m__mutmut_3": "killed",
+                     "m__mutmut_4": "not checked"}
+    done = mutation.ModuleResult("agents/dp.py", ("tests/test_dp.py",), 30.0, {"m__mutmut_1": "killed"})
+    text = mutation.render_report([done, result], {}, "python -m train.mutation")
+    assert "| `modenhub_env/kernels.py` | 4 | 2 | 0 | 2 | 100.0 | - | `tests/test_core.py` |" in text
+    assert "0.5 min in all (and the unfinished run of `modenhub_env/kernels.py`, stopped before every" in text
+    assert "Unexplained survivors: 0." in text
 
 
 def test_strip_jit__drops_only_numbas_decorator_lines(tmp_path):
@@ -105,7 +117,8 @@ def test_run_module__only_checks_the_named_mutants_and_counts_them_alone(tmp_pat
 def test_recheck_module__checks_again_only_what_the_earlier_run_did_not_kill(tmp_path, monkeypatch):
     module = "modenhub_env/physics.py"
     earlier = tmp_path / "earlier" / module.replace("/", "__")
-    (earlier / "modenhub_env").mkdir(parents=True)
+    for folder in ("modenhub_env", "mutants"):
+        (earlier / folder).mkdir(parents=True)
     (earlier / "mutation_seconds.txt").write_text("60.0\n")
     mutation.shutil.copy2(mutation.REPO / module, earlier / module)
     mutation._strip_jit(earlier / module)

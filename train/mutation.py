@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -294,9 +295,10 @@ def run_module(
     mutmut = [sys.executable, "-m", "mutmut"]
     timing = target / "mutation_seconds.txt"
     if report_only:
-        if not timing.is_file():
+        if not (target / "mutants").is_dir():
             raise RuntimeError(f"{target}: no earlier run of {module} to report")
-        seconds = float(timing.read_text())
+        # A run stopped before the end left no timing: its unchecked mutants show as such.
+        seconds = float(timing.read_text()) if timing.is_file() else math.nan
     else:
         target.mkdir(parents=True)
         _copy_repo(target)
@@ -360,24 +362,29 @@ def recheck_module(module: str, tests: tuple[str, ...], earlier: Path, workdir: 
 
 def render_report(results: list[ModuleResult], notes: dict[str, str], command: str) -> str:
     """The Markdown report of ``results``; survivors explained by ``notes``."""
-    total_seconds = sum(r.seconds for r in results)
+    total_seconds = sum(r.seconds for r in results if not math.isnan(r.seconds))
+    stopped = [f"`{r.module}`" for r in results if math.isnan(r.seconds)]
     out = [
         "# Mutation testing",
         "",
         f"`{command}` (mutmut 3, `NUMBA_DISABLE_JIT=1`), "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_seconds / 60:.1f} min in all.",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {total_seconds / 60:.1f} min in all"
+        + (f" (and the unfinished run of {', '.join(stopped)}, stopped before every mutant was checked)." if stopped
+           else "."),
         "Each module's mutants are checked by its own test files only (column *tests*).",
         "A mutant that times out counts as killed; *no tests* (no test calls the function) and",
         "*suspicious* count as survivors.",
         "",
-        "| module | mutants | killed | survived | killed % | minutes | tests |",
-        "|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | survived | not checked | killed % of checked | minutes | tests |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         n, killed, survived = len(r.status), r.count(KILLED), len(r.survivors)
-        share = 100.0 * killed / n if n else float("nan")
+        unchecked = r.count(("not checked",))
+        share = 100.0 * killed / (n - unchecked) if n > unchecked else float("nan")
         tests = ", ".join(f"`{t}`" for t in r.tests)
-        out.append(f"| `{r.module}` | {n} | {killed} | {survived} | {share:.1f} | {r.seconds / 60:.1f} | {tests} |")
+        minutes = "-" if math.isnan(r.seconds) else f"{r.seconds / 60:.1f}"
+        out.append(f"| `{r.module}` | {n} | {killed} | {survived} | {unchecked} | {share:.1f} | {minutes} | {tests} |")
     unexplained = [s for r in results for s in r.survivors if s not in notes]
     out += ["", f"Unexplained survivors: {len(unexplained)}.", ""]
     for r in results:
