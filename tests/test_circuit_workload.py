@@ -334,6 +334,17 @@ def test_circuit__a_wide_queue_tracks_each_slots_gate_and_the_successors_of_pend
     assert policy.predict(core.obs.copy())[0][0].tolist() == [1, 1, 0, 1, 1, 0, 0]
 
 
+
+def test_circuit__successors_of_pending_gates_show_each_pair_once(tmp_path):
+    # g0 CX(0,1) on QPUs (0, 1) and g1 CX(2,3) on QPUs (1, 2) are pending; their successors g2 CX(1,4)
+    # and g3 CX(3,5) both need QPUs 1 and 2 (code 1 * 3 + 2 = 5), next round: one candidate.
+    c = circuit(6, [(0, 1), (2, 3), (1, 4), (3, 5)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 1, 2, 2, 1], 3), 3, queue_capacity=2, request_slots=2,
+                            prefetch_slots=2)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    assert core.snapshot().q_gate[0].tolist() == [0, 1] and upcoming(core) == ([5, -1], [1, 0])
+
 def test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not(tmp_path):
     c = circuit(4, [(0, 1), (1, 2), (2, 3)])  # a chain of three gates: done after 3 rounds at best
     path = dag_file(tmp_path, c, [0, 1, 2, 3], 4)

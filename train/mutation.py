@@ -119,6 +119,7 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_circuit_workload.py::test_critical_path__prefetches_only_imminent_gates_with_capacity_left",
         "tests/test_circuit_workload.py::test_circuit__a_one_slot_queue_ranks_the_waiting_gates_by_path_then_ready_round_then_order",
         "tests/test_circuit_workload.py::test_circuit__a_wide_queue_tracks_each_slots_gate_and_the_successors_of_pending_gates",
+        "tests/test_circuit_workload.py::test_circuit__successors_of_pending_gates_show_each_pair_once",
         "tests/test_circuit_workload.py::test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not",
         "tests/test_circuit_workload.py::test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidelity_costs_nothing",
         "tests/test_circuit_workload.py::test_grant_round_robin__deals_requests_one_attempt_a_round_then_what_is_left_to_prefetch_in_order",
