@@ -228,6 +228,159 @@ def test_circuit__cached_ebits_serve_gates_and_their_age_is_recorded(tmp_path):
     assert state.totals["cache_hits"][0] == 1
 
 
+# ---------------------------------------------------------------- the core's circuit kernels, round by round
+
+
+def attempt_slots(core: HubCore, slots: list[int]) -> np.ndarray:
+    """One attempt on each of the request ``slots`` of env 0, none elsewhere."""
+    actions = np.zeros((1, core.n_slots), dtype=np.int64)
+    actions[0, slots] = 1
+    return actions
+
+
+def upcoming(core: HubCore) -> tuple[list[int], list[int]]:
+    state = core.snapshot()
+    return state.r_pair[0].tolist(), state.r_round[0].tolist()
+
+
+def test_circuit__a_one_slot_queue_ranks_the_waiting_gates_by_path_then_ready_round_then_order(tmp_path):
+    # Local rounds L = 1; qubits 0..9 on QPUs 1, 2, 0, 3, 4, 5, 1, 2, 0, 4. g0 CX(0,1) after U(0): start
+    # lag 1. g1 CX(2,3), g2 CX(4,5), g5 CX(8,9): ready at 0. g3 CX(6,7), on g0's QPUs (1, 2), after U(6)
+    # U(6): start lag 2. g4 CX(5,3) after g1 and g2.
+    # Critical paths: c(g1) = c(g2) = 2, the others 1.
+    c = circuit(10, [(0,), (0, 1), (2, 3), (4, 5), (6,), (6,), (6, 7), (5, 3), (8, 9)])
+    config = circuit_config(dag_file(tmp_path, c, [1, 2, 0, 3, 4, 5, 1, 2, 0, 4], 6, local_rounds=1), 6,
+                            queue_capacity=1, request_slots=1, prefetch_slots=4, **CERTAIN)
+    core = HubCore(config, 1)
+    assert core.dag.critical_path.tolist() == [1, 2, 2, 1, 1, 1] and core.dag.lower_bound == 3  # g3: 2 + 1
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    state = core.snapshot()
+    assert state.g_waiting[0].tolist() == [0, 0, 0, 0, 2, 0]
+    assert state.g_ready[0].tolist() == [1, 0, 0, 2, 0, 0]
+    assert state.g_served[0].tolist() == [-1] * 6 and state.g_age[0].tolist() == [0] * 6
+    # Round 0: g1 joins (ready 0, first in circuit order); waiting: g2 (path 2), then path 1: g5 (ready 0),
+    # g0 (ready 1) and g3 (ready 2, the pair of g0: left out). Codes a * 6 + b: (4,5) 29, (0,4) 4, (1,2) 8.
+    assert state.q_gate[0].tolist() == [1] and upcoming(core) == ([29, 4, 8, -1], [0, 0, 1, 0])
+    # E = max(g3: 2 + 1, g2: 0 + 2, ...) = 3: g1's deadline 3 + 1 - 2 = 2.
+    assert state.q_deadline[0, 0] == 2 and state.q_attempts[0, 0] == 0
+    core.step(attempt_slots(core, [0]))  # g1 served in round 0
+    # Round 1: g2 joins (ready 0, before g5); g4's last predecessor g2 is pending: g4 may be pending
+    # in round 2.
+    state = core.snapshot()
+    assert state.q_gate[0].tolist() == [2] and state.g_ready[0].tolist() == [1, 0, 0, 2, 1, 0]
+    assert upcoming(core) == ([8, 4, 3 * 6 + 5, -1], [1, 1, 2, 0])  # g0, g5 (ready 1), g4 (ready 2)
+    assert state.q_deadline[0, 0] == 2  # E = 3 (g2: 1 + 2, g3: 2 + 1): 3 + 1 - 2
+    core.step(attempt_slots(core, [0]))
+    # Round 2: g0 joins (ready 1, before g5); g3, g4 and g5 may be pending now: circuit order.
+    # Round 2: g5 joins (ready 0, before g0); g3 and g4 may be pending now, g3 with g0's pair.
+    state = core.snapshot()
+    assert state.q_gate[0].tolist() == [5] and upcoming(core) == ([8, 23, -1, -1], [2, 2, 0, 0])
+    assert state.q_deadline[0, 0] == 3  # E = 3 (every gate left: 2 + 1): 3 + 1 - 1
+    core.step(attempt_slots(core, [0]))
+    # Round 3: g0 joins (ready 1); g3 and g4 wait.
+    state = core.snapshot()
+    assert state.q_gate[0].tolist() == [0] and upcoming(core) == ([8, 23, -1, -1], [3, 3, 0, 0])
+    assert state.q_deadline[0, 0] == 4  # E = 4: g3 and g4 may end by 3 + 1
+    for _ in range(3):
+        result = core.step(attempt_slots(core, [0]))
+    assert result.terminated[0] and core.snapshot().g_served[0].tolist() == [3, 0, 1, 4, 5, 2]
+
+
+def test_circuit__a_wide_queue_tracks_each_slots_gate_and_the_successors_of_pending_gates(tmp_path):
+    # L = 1, qubits 0..10 on QPUs 0..7, 3, 0, 6. g0 CX(0,1), g1 CX(2,3), g2 CX(4,5); g3 CX(1,2) after g0
+    # and g1; g4 CX(0,8) after g0, start lag 3 (U(8) three times); g5 CX(4,6) after g2 with lag 2 (U(4)
+    # twice); g6 CX(5,7) after g2; g7 CX(6,7) after g5 and g6; g8 CX(3,9) after g1; g9 CX(8,10) after g4.
+    # g4 and g8 share the pair (0, 3). Critical paths: g2 5, g0 3, g1 g4 g5 g6 2, the others 1.
+    c = circuit(11, [(8,), (8,), (8,), (0, 1), (2, 3), (4, 5), (1, 2), (0, 8), (4,), (4,), (4, 6), (5, 7),
+                     (6, 7), (3, 9), (8, 10)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 2, 3, 4, 5, 6, 7, 3, 0, 6], 9, local_rounds=1), 9,
+                            queue_capacity=3, request_slots=3, prefetch_slots=4, cache_capacity=8, **CERTAIN)
+    core = HubCore(config, 1)
+    assert core.dag.critical_path.tolist() == [3, 2, 5, 1, 2, 2, 2, 1, 1, 1] and core.dag.lower_bound == 5
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    state = core.snapshot()
+    assert state.g_waiting[0].tolist() == [0, 0, 0, 2, 1, 1, 1, 2, 1, 1]
+    assert state.g_served[0].tolist() == [-1] * 10 and state.latency_hist[0].tolist() == [0] * 5
+    assert state.q_gate[0].tolist() == [0, 1, 2] and state.q_attempts[0].tolist() == [0, 0, 0]
+    assert (state.q_a[0].tolist(), state.q_b[0].tolist()) == ([0, 2, 4], [1, 3, 5])
+    # E = 0 + c(g2) = 5: deadlines 5 + 1 - c. Upcoming: path 2: g6 (ready 1), g4 (its start lag 3), g5
+    # (ready 0 + 1 + 2); then g8 (path 1), with g4's pair; g3 waits for two gates, g9 for g4, not pending.
+    # Codes a * 9 + b: (5,7) 52, (0,3) 3, (4,6) 42, (1,2) 11.
+    assert state.q_deadline[0].tolist() == [3, 4, 1] and upcoming(core) == ([52, 3, 42, -1], [1, 3, 3, 0])
+    policy = make_policy("critical-path", config)
+    # One attempt serves a gate (p = 1); prefetch the candidate pending next round: g6.
+    assert policy.predict(core.obs.copy())[0][0].tolist() == [1, 1, 1, 1, 0, 0, 0]
+    tight = make_policy("critical-path", config.replace(max_attempts_per_round=2))
+    assert tight.predict(core.obs.copy())[0][0].tolist() == [1, 0, 1, 0, 0, 0, 0]  # least slack: g2, then g0
+    core.step(attempt_slots(core, [1, 2]))  # g1 and g2 served in round 0
+    state = core.snapshot()
+    assert state.latency_hist[0].tolist() == [2, 0, 0, 0, 0]
+    assert state.g_served[0].tolist() == [-1, 0, 0] + [-1] * 7
+    assert state.g_waiting[0].tolist() == [0, 0, 0, 1, 1, 0, 0, 2, 0, 1]
+    # Round 1: g6 and g8 join behind g0 (ready 1, circuit order); g5 waits for its lag (ready 3).
+    assert state.q_gate[0].tolist() == [0, 6, 8]
+    assert (state.q_a[0].tolist(), state.q_b[0].tolist()) == ([0, 5, 0], [1, 7, 3])
+    assert state.q_attempts[0].tolist() == [0, 0, 0]  # g0 had no attempt, g6 and g8 just joined
+    # E = g5's 3 + 2 = 5. Upcoming: path 2: g0's successor g4 (start lag 3) and g5, then g3 (ready 2).
+    assert state.q_deadline[0].tolist() == [3, 4, 5] and upcoming(core) == ([3, 42, 11, -1], [3, 3, 2, 0])
+    core.step(attempt_slots(core, [0, 1]))  # g0 and g6 served in round 1
+    state = core.snapshot()
+    # Round 2: g3 joins (ready 2); g4 (start lag 3) and g5 (ready 3) wait; g7 and g9 wait for them, not
+    # pending.
+    assert state.q_gate[0].tolist() == [8, 3, -1]
+    assert state.g_ready[0].tolist() == [0, 0, 0, 2, 3, 3, 1, 2, 1, 0]
+    assert state.q_deadline[0, :2].tolist() == [5, 5] and upcoming(core) == ([3, 42, -1, -1], [3, 3, 0, 0])
+    # The candidates may be pending next round; request slot 2 is empty.
+    assert policy.predict(core.obs.copy())[0][0].tolist() == [1, 1, 0, 1, 1, 0, 0]
+
+
+
+def test_circuit__successors_of_pending_gates_show_each_pair_once(tmp_path):
+    # g0 CX(0,1) on QPUs (0, 1) and g1 CX(2,3) on QPUs (1, 2) are pending; their successors g2 CX(1,4)
+    # and g3 CX(3,5) both need QPUs 1 and 2 (code 1 * 3 + 2 = 5), next round: one candidate.
+    c = circuit(6, [(0, 1), (2, 3), (1, 4), (3, 5)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 1, 2, 2, 1], 3), 3, queue_capacity=2, request_slots=2,
+                            prefetch_slots=2)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    assert core.snapshot().q_gate[0].tolist() == [0, 1] and upcoming(core) == ([5, -1], [1, 0])
+
+def test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not(tmp_path):
+    c = circuit(4, [(0, 1), (1, 2), (2, 3)])  # a chain of three gates: done after 3 rounds at best
+    path = dag_file(tmp_path, c, [0, 1, 2, 3], 4)
+    for rounds, act, ends in ((2, [], [(False, False), (False, True)]),
+                              (3, [0], [(False, False), (False, False), (True, False)])):
+        core = HubCore(circuit_config(path, 4, episode_rounds=rounds, **CERTAIN), 1)
+        core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+        results = [core.step(attempt_slots(core, act)) for _ in ends]
+        assert [(bool(r.terminated[0]), bool(r.truncated[0])) for r in results] == ends
+
+
+def test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidelity_costs_nothing(tmp_path):
+    # Both gates on QPUs 0 and 1: an ebit prefetched in round 0 is reserved by gate 0 and serves it in
+    # round 1.
+    c = circuit(3, [(0, 1), (1, 2)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 0], 2), 2, prefetch_slots=2, cache_capacity=4,
+                            cache_per_pair=2, t_coh=10.0, w_fidelity=0.5, **CERTAIN)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    prefetch = np.zeros((1, core.n_slots), dtype=np.int64)
+    prefetch[0, config.request_slots] = 1
+    first = core.step(prefetch)
+    assert core.snapshot().q_reserved[0, 0] == 0
+    # Gate 0 is served from the cache; gate 1, pending next round, has its pair's ebit cached (reserved).
+    policy = make_policy("critical-path", config)
+    assert policy.predict(core.obs.copy())[0][0].tolist() == [0] * 10
+    # The scheduler itself wants nothing for the gate served from the cache, whatever limit it is given.
+    limits, granted = np.full((1, 10), 3, dtype=np.int64), np.zeros((1, 10), dtype=np.int64)
+    kernels.act_envs(policy.params, core.obs.copy(), limits, granted, np.zeros((1, 30), dtype=np.int64))
+    assert granted[0].tolist() == [0] * 10
+    second = core.step(np.zeros((1, core.n_slots), dtype=np.int64))
+    assert core.snapshot().g_age[0].tolist() == [1, 0] and second.counts["cache_hits"][0] == 1
+    for result in (first, second):
+        assert result.counts["reward_fidelity"][0] == 0.0 and result.reward[0] == -1.0  # w_attempt = 0
+
+
 # ---------------------------------------------------------------- every policy on random circuits
 
 
@@ -399,6 +552,19 @@ def test_critical_path__prefetches_only_imminent_gates_with_capacity_left(tmp_pa
     none = make_policy("critical-path", config, prefetch=False).predict(obs)[0]
     assert none[0, 1] == 0 and none[0, 0] == near[0, 0] > 0
 
+
+
+def test_grant_round_robin__deals_requests_one_attempt_a_round_then_what_is_left_to_prefetch_in_order():
+    # Two request slots (k = 2) and two prefetch slots, dealt in the order 1, 0, 2, 3.
+    wanted, order = np.array([2, 1, 2, 3], dtype=np.int64), np.array([1, 0, 2, 3], dtype=np.int64)
+    granted = {}
+    for capacity in (-1, 0, 2, 6, 8):
+        actions = np.full((1, 4), 9, dtype=np.int64)
+        kernels._grant_round_robin(0, wanted, order, 2, capacity, actions)
+        granted[capacity] = actions[0].tolist()
+    # Unlimited (-1) and 8 grant every wish; none of 0; 2: one a request; 6: the 3 left after the requests go
+    # to slot 2's 2, then slot 3's 1.
+    assert granted == {-1: [2, 1, 2, 3], 0: [0, 0, 0, 0], 2: [1, 1, 0, 0], 6: [2, 1, 2, 1], 8: [2, 1, 2, 3]}
 
 def test_critical_path__is_a_compiled_scheduler_and_checks_its_arguments():
     cfg = HubConfig.preset("hotspot")

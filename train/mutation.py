@@ -137,6 +137,23 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_dp.py::test_dp_value_table__attempts_dearer_than_any_gain_are_never_launched",
         "tests/test_dp.py::test_dp_value_table__solves_many_requests_at_once",
         "tests/test_dp.py::test_optimal_single_request__picks_the_dp_attempts_for_each_slot",
+        # The circuit workload's kernels.
+        "tests/test_circuit_workload.py::test_circuit__ghz_chain_requests_come_one_a_round_in_chain_order",
+        "tests/test_circuit_workload.py::test_circuit__local_gates_delay_the_next_request_by_their_rounds",
+        "tests/test_circuit_workload.py::test_circuit__parallel_gates_wait_outside_a_full_queue_and_are_never_rejected",
+        "tests/test_circuit_workload.py::test_circuit__all_on_one_qpu_makes_no_request_and_ends_at_its_local_depth",
+        "tests/test_circuit_workload.py::test_circuit__reward_is_minus_the_makespan_minus_the_attempts_cost",
+        "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
+        "tests/test_circuit_workload.py::test_circuit__cached_ebits_serve_gates_and_their_age_is_recorded",
+        "tests/test_circuit_workload.py::test_circuit__play_equals_stepping_round_by_round",
+        "tests/test_circuit_workload.py::test_critical_path__deals_the_capacity_longest_path_first",
+        "tests/test_circuit_workload.py::test_critical_path__prefetches_only_imminent_gates_with_capacity_left",
+        "tests/test_circuit_workload.py::test_circuit__a_one_slot_queue_ranks_the_waiting_gates_by_path_then_ready_round_then_order",
+        "tests/test_circuit_workload.py::test_circuit__a_wide_queue_tracks_each_slots_gate_and_the_successors_of_pending_gates",
+        "tests/test_circuit_workload.py::test_circuit__successors_of_pending_gates_show_each_pair_once",
+        "tests/test_circuit_workload.py::test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not",
+        "tests/test_circuit_workload.py::test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidelity_costs_nothing",
+        "tests/test_circuit_workload.py::test_grant_round_robin__deals_requests_one_attempt_a_round_then_what_is_left_to_prefetch_in_order",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
