@@ -120,3 +120,27 @@ def test_rebuild__counts_a_single_qpus_pair_and_finds_the_first_free_entry():
     s.c_pair[0] = [0, 0, 0]  # full: the hint is the end of the entries
     core.refresh()
     assert (core._ints[0, kernels.S_FILLED], core._ints[0, kernels.S_FREE]) == (3, 3)
+
+
+def test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters():
+    """H = 8 slots (3 entries, 15 pairs); five pairs put and dropped leave five keys with
+    empty chains. A sixth pair makes 6 = 3/4 of 8 without a rebuild; a seventh would pass
+    it, so the table is rebuilt first: the live pair and the new one, 2 keys."""
+    config = HubConfig(n_qpus=6, cache_capacity=3, cache_per_pair=1)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), np.array([5], dtype=np.uint64))
+    ints, iparams = core._ints, core._iconsts
+    assert iparams[kernels.I_H] == 8
+    assert ints[0, kernels.S_HASHED] == 0 and ints[0, kernels.S_FILLED] == 0
+    for code in (1, 2, 3, 4, 5):  # pairs (0, 1) .. (0, 5), each into entry 0 and out again
+        kernels._cache_put(0, ints, iparams, code, 0)
+        kernels._cache_drop(0, ints, iparams, 0)
+    assert ints[0, kernels.S_HASHED] == 5 and ints[0, kernels.S_FILLED] == 0
+    kernels._cache_put(0, ints, iparams, 8, 1)  # (1, 2): 4 (5 + 1) = 24, not above 3 * 8
+    assert ints[0, kernels.S_HASHED] == 6
+    kernels._cache_put(0, ints, iparams, 9, 2)  # (1, 3): 4 (6 + 1) = 28 > 24, rebuilt first
+    assert ints[0, kernels.S_HASHED] == 2
+    assert ints[0, kernels.S_FILLED] == 2
+    assert kernels._cached_for(0, 8, ints, iparams) == (1, 1)
+    assert kernels._cached_for(0, 9, ints, iparams) == (1, 2)
+    assert kernels._cached_for(0, 1, ints, iparams) == (0, -1)
