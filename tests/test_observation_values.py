@@ -489,3 +489,21 @@ def test_observe_v1__qpu_claims_sum_the_limits_of_one_attempt_on_the_busier_qpu(
         "request[2].sure_attempts": 1.0,  # min(1, 3 - 2) / 1
         "global.qpu_capacity": 1.0,  # min(3 / 1, 1)
     })
+
+
+def test_slot_pairs__an_empty_prefetch_slot_shows_pair_0_0_and_n_1s_pair_is_present():
+    core = blank_core(SIX)  # no candidates: every prefetch slot empty
+    core.refresh()
+    a, b, present = core.slot_pairs()
+    assert a[0, 3:].tolist() == [0, 0, 0] and b[0, 3:].tolist() == [0, 0, 0]
+    assert not present[0, 3:].any()
+    # N = 1: the candidate (0, 0) has code 0 and is a pair like any other
+    cfg = HubConfig(n_qpus=1, workload="poisson", arrival_rate=0.01, episode_rounds=9, request_slots=2,
+                    prefetch_slots=2, cache_capacity=2, cache_per_pair=2)
+    core = blank_core(cfg)
+    core.state.r_pair[0] = [0, -1]
+    core.state.r_round[0] = [0, 0]
+    got = named(core)
+    assert got["prefetch[0].present"] == 1.0
+    assert got["prefetch[0].attempt_limit"] == 1.0  # min(k_max, ...) / k_max: room in the cache
+    assert got["prefetch[1].present"] == 0.0

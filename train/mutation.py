@@ -136,6 +136,8 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_dp.py::test_optimal_single_request__picks_the_dp_attempts_for_each_slot",
         # The core's round and observation.
         "tests/test_cache_index.py::test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters",
+        "tests/test_cache_index.py::test_cache_put__skips_used_entries_of_a_single_qpus_pair_code_0",
+        "tests/test_cache_index.py::test_expire__a_cutoff_of_one_round_drops_a_single_qpus_ebit_a_round_old",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
