@@ -138,6 +138,8 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_cache_index.py::test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters",
         "tests/test_cache_index.py::test_cache_put__skips_used_entries_of_a_single_qpus_pair_code_0",
         "tests/test_cache_index.py::test_expire__a_cutoff_of_one_round_drops_a_single_qpus_ebit_a_round_old",
+        "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
+        "tests/test_circuit_workload.py::test_circuit__progress_is_the_share_of_gates_done",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
