@@ -580,3 +580,13 @@ def test_circuit__progress_is_the_share_of_gates_done(tmp_path):
     core.state.issued[0] = 1  # one of the 4 gates done, in round 0
     core.refresh()
     assert core.obs[0, 0] == pytest.approx(0.25)  # 1 / 4
+
+
+def test_circuit__progress_of_a_single_gate_circuit(tmp_path):
+    config = circuit_config(dag_file(tmp_path, circuit(2, [(0, 1)]), [0, 1], 2), 2, request_slots=1,
+                            prefetch_slots=1, cache_capacity=2)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    core.state.issued[0] = 1  # its one gate done
+    core.refresh()
+    assert core.obs[0, 0] == 1.0  # 1 / 1

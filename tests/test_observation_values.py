@@ -507,3 +507,9 @@ def test_slot_pairs__an_empty_prefetch_slot_shows_pair_0_0_and_n_1s_pair_is_pres
     assert got["prefetch[0].present"] == 1.0
     assert got["prefetch[0].attempt_limit"] == 1.0  # min(k_max, ...) / k_max: room in the cache
     assert got["prefetch[1].present"] == 0.0
+
+
+def test_observe__cache_fill_of_a_one_entry_cache():
+    core = blank_core(SIX.replace(cache_capacity=1, cache_per_pair=1))
+    core.state.c_pair[0, 0], core.state.c_birth[0, 0] = code(0, 1, 6), 0
+    assert named(core)["global.cache_fill"] == 1.0  # 1 ebit / cache size 1

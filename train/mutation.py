@@ -140,6 +140,7 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_cache_index.py::test_expire__a_cutoff_of_one_round_drops_a_single_qpus_ebit_a_round_old",
         "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
         "tests/test_circuit_workload.py::test_circuit__progress_is_the_share_of_gates_done",
+        "tests/test_circuit_workload.py::test_circuit__progress_of_a_single_gate_circuit",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
