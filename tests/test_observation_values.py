@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from modenhub_env import kernels
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
 from modenhub_env.observation import action_masks, feature_names, observe
@@ -513,3 +514,11 @@ def test_observe__cache_fill_of_a_one_entry_cache():
     core = blank_core(SIX.replace(cache_capacity=1, cache_per_pair=1))
     core.state.c_pair[0, 0], core.state.c_birth[0, 0] = code(0, 1, 6), 0
     assert named(core)["global.cache_fill"] == 1.0  # 1 ebit / cache size 1
+
+
+def test_observe__state_summary_of_a_hand_built_state():
+    core = six_state()
+    core.refresh()
+    assert core.out[0, kernels.O_ROUND] == 7.0
+    assert core.out[0, kernels.O_PENDING] == 4.0  # four valid queue slots, one beyond K
+    assert core.out[0, kernels.O_CACHE_FILL] == 4.0  # entries 0, 1, 2 and 4
