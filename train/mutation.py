@@ -141,6 +141,7 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
         "tests/test_circuit_workload.py::test_circuit__progress_is_the_share_of_gates_done",
         "tests/test_circuit_workload.py::test_circuit__progress_of_a_single_gate_circuit",
+        "tests/test_circuit_workload.py::test_circuit__cached_ebits_serve_gates_and_their_age_is_recorded",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
