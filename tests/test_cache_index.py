@@ -120,3 +120,66 @@ def test_rebuild__counts_a_single_qpus_pair_and_finds_the_first_free_entry():
     s.c_pair[0] = [0, 0, 0]  # full: the hint is the end of the entries
     core.refresh()
     assert (core._ints[0, kernels.S_FILLED], core._ints[0, kernels.S_FREE]) == (3, 3)
+
+
+def test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters():
+    """H = 8 slots (3 entries, 15 pairs); five pairs put and dropped leave five keys with
+    empty chains. A sixth pair makes 6 = 3/4 of 8 without a rebuild; a seventh would pass
+    it, so the table is rebuilt first: the live pair and the new one, 2 keys."""
+    config = HubConfig(n_qpus=6, cache_capacity=3, cache_per_pair=1)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), np.array([5], dtype=np.uint64))
+    ints, iparams = core._ints, core._iconsts
+    assert iparams[kernels.I_H] == 8
+    assert ints[0, kernels.S_HASHED] == 0 and ints[0, kernels.S_FILLED] == 0
+    for code in (1, 2, 3, 4, 5):  # pairs (0, 1) .. (0, 5), each into entry 0 and out again
+        kernels._cache_put(0, ints, iparams, code, 0)
+        kernels._cache_drop(0, ints, iparams, 0)
+    assert ints[0, kernels.S_HASHED] == 5 and ints[0, kernels.S_FILLED] == 0
+    kernels._cache_put(0, ints, iparams, 8, 1)  # (1, 2): 4 (5 + 1) = 24, not above 3 * 8
+    assert ints[0, kernels.S_HASHED] == 6
+    kernels._cache_put(0, ints, iparams, 9, 2)  # (1, 3): 4 (6 + 1) = 28 > 24, rebuilt first
+    assert ints[0, kernels.S_HASHED] == 2
+    assert ints[0, kernels.S_FILLED] == 2
+    assert ints[0, kernels.S_OLDEST] == 1  # the older of the births 1 and 2
+    assert kernels._cached_for(0, 8, ints, iparams) == (1, 1)
+    assert kernels._cached_for(0, 9, ints, iparams) == (1, 2)
+    assert kernels._cached_for(0, 1, ints, iparams) == (0, -1)
+
+
+def test_cache_put__skips_used_entries_of_a_single_qpus_pair_code_0():
+    """N = 1: the pair (0, 0) has code 0. Entries 0 and 1 in use, 0 dropped and put again:
+    the hint then points at entry 1, in use, so the next put goes on to entry 2."""
+    config = HubConfig(n_qpus=1, cache_capacity=3, cache_per_pair=3)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), np.array([5], dtype=np.uint64))
+    ints, iparams = core._ints, core._iconsts
+    kernels._cache_put(0, ints, iparams, 0, 0)
+    kernels._cache_put(0, ints, iparams, 0, 1)
+    kernels._cache_drop(0, ints, iparams, 0)
+    kernels._cache_put(0, ints, iparams, 0, 2)  # into entry 0; the hint is now 1
+    assert ints[0, kernels.S_FREE] == 1
+    kernels._cache_put(0, ints, iparams, 0, 3)  # entry 1 is in use: entry 2
+    assert core.snapshot().c_pair[0].tolist() == [0, 0, 0]
+    assert core.snapshot().c_birth[0].tolist() == [2, 1, 3]
+    assert kernels._cached_for(0, 0, ints, iparams) == (3, 3)
+
+
+def test_expire__a_cutoff_of_one_round_drops_a_single_qpus_ebit_a_round_old():
+    """cutoff 1: the storage limit is age 0, so an ebit heralded last round goes; N = 1
+    makes its pair code 0."""
+    config = HubConfig(n_qpus=1, cache_capacity=3, cache_per_pair=3, cutoff=1)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), np.array([5], dtype=np.uint64))
+    s = core.state
+    s.round[0] = 5
+    s.c_pair[0], s.c_birth[0] = [0, 0, -1], [4, 5, 0]
+    core.refresh()
+    ints, iparams = core._ints, core._iconsts
+    assert iparams[kernels.I_STORAGE] == 0
+    expired = core.out[0, kernels.O_EXPIRED]
+    kernels._expire(0, ints, iparams, core.out)
+    assert core.out[0, kernels.O_EXPIRED] == expired + 1.0
+    assert core.snapshot().c_pair[0].tolist() == [-1, 0, -1]
+    assert ints[0, kernels.S_FILLED] == 1
+    assert ints[0, kernels.S_OLDEST] == 5

@@ -734,3 +734,25 @@ def test_max_budget__of_a_circuit_is_its_lower_bound_and_at_least_one(tmp_path):
     assert max_budget(config, dag=one_gate) == 1
     all_local = request_dag(circuit(2, [(0, 1)]), [0, 0], 1)
     assert all_local.lower_bound == 0 and max_budget(config, dag=all_local) == 1
+
+
+def test_circuit__progress_is_the_share_of_gates_done(tmp_path):
+    c = circuit(6, [(0, 1), (1, 2), (2, 3), (4, 5)])
+    config = circuit_config(dag_file(tmp_path, c, [0, 1, 0, 1, 2, 3], 4), 4, request_slots=2, prefetch_slots=1,
+                            cache_capacity=4)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    assert core.obs[0, 0] == 0.0  # no gate done
+    core.state.issued[0] = 1  # one of the 4 gates done, in round 0
+    core.refresh()
+    assert core.obs[0, 0] == pytest.approx(0.25)  # 1 / 4
+
+
+def test_circuit__progress_of_a_single_gate_circuit(tmp_path):
+    config = circuit_config(dag_file(tmp_path, circuit(2, [(0, 1)]), [0, 1], 2), 2, request_slots=1,
+                            prefetch_slots=1, cache_capacity=2)
+    core = HubCore(config, 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    core.state.issued[0] = 1  # its one gate done
+    core.refresh()
+    assert core.obs[0, 0] == 1.0  # 1 / 1

@@ -299,3 +299,13 @@ def test_successes__each_slot_uses_its_own_pairs_p():
         left = {(int(a), int(b)) for a, b, v in zip(core.state.q_a[0], core.state.q_b[0], core.state.q_valid[0],
                                                      strict=True) if v}
         assert (1, 3) not in left and {(0, 2), (2, 4)} <= left, pairs
+
+
+def test_new_pair__zipf_popularity_over_the_one_pair_of_two_qpus():
+    core = HubCore(HubConfig(n_qpus=2, zipf_exponent=1.0, arrival_rate=3.0, queue_capacity=8), 1)
+    core.reset(np.ones(1, dtype=bool), np.array([3], dtype=np.uint64))
+    state = core.snapshot()
+    pending = state.q_valid[0]
+    assert pending.sum() > 0
+    assert state.q_a[0][pending].tolist() == [0] * int(pending.sum())
+    assert state.q_b[0][pending].tolist() == [1] * int(pending.sum())

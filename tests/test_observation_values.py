@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from modenhub_env import kernels
 from modenhub_env.config import HubConfig
 from modenhub_env.core import HubCore
 from modenhub_env.observation import action_masks, feature_names, observe
@@ -455,3 +456,69 @@ def test_observe_v1__asking_at_most_the_sure_attempts_is_never_clipped():
         np.testing.assert_array_equal(core.launched[within], asked[within])
         checked += int((within & (asked > 0)).sum())
     assert checked > 100  # the promise was put to the test
+
+
+def test_observe_v1__sure_attempts_after_older_limits_without_a_qpu_limit():
+    # c_i unlimited: every limit is min(k_max 6, S 22) = 6 but request 1's (served from the cache).
+    got = named(six_state_v1(max_attempts_per_round=22, comm_qubits_per_qpu=None))
+    assert_features(got, {
+        "request[2].sure_attempts": 1.0,  # min(6, 22 - 6 - 0) / 6
+        "prefetch[0].sure_attempts": 1.0,  # min(6, 22 - 12) / 6
+        "prefetch[1].sure_attempts": 4.0 / 6.0,  # min(6, 22 - 18) / 6
+        "prefetch[1].older_qpu_claim": 0.0,  # c_i unlimited: no claims
+        "global.capacity_left": 0.0,  # max(22 - 24, 0) / 22
+    })
+
+
+def test_observe_v1__qpu_claims_sum_the_limits_of_one_attempt_on_the_busier_qpu():
+    """k_max = 1: every limit is 1; requests (0, 1), (0, 2), (0, 3) share QPU 0."""
+    cfg = HubConfig(n_qpus=6, workload="poisson", arrival_rate=0.01, episode_rounds=9, request_slots=3,
+                    k_max=1, comm_qubits_per_qpu=3, observation_version=1)
+    core = blank_core(cfg)
+    for slot in range(3):
+        put_request(core, slot, 0, slot + 1, arrival=0, deadline=3)
+    got = named(core)
+    assert_features(got, {
+        "request[0].older_qpu_claim": 0.0,
+        "request[0].younger_qpu_claim": 2.0 / 3.0,  # limits 1 + 1 on QPU 0 / c_i 3
+        "request[0].sure_attempts": 1.0,  # min(1, 3 - 0) / k_max 1
+        "request[1].older_qpu_claim": 1.0 / 3.0,  # request 0 on QPU 0
+        "request[1].younger_qpu_claim": 1.0 / 3.0,  # request 2 on QPU 0
+        "request[1].sure_attempts": 1.0,  # min(1, 3 - 1) / 1
+        "request[2].older_qpu_claim": 2.0 / 3.0,  # requests 0 and 1 on QPU 0, none on QPU 3
+        "request[2].younger_qpu_claim": 0.0,
+        "request[2].sure_attempts": 1.0,  # min(1, 3 - 2) / 1
+        "global.qpu_capacity": 1.0,  # min(3 / 1, 1)
+    })
+
+
+def test_slot_pairs__an_empty_prefetch_slot_shows_pair_0_0_and_n_1s_pair_is_present():
+    core = blank_core(SIX)  # no candidates: every prefetch slot empty
+    core.refresh()
+    a, b, present = core.slot_pairs()
+    assert a[0, 3:].tolist() == [0, 0, 0] and b[0, 3:].tolist() == [0, 0, 0]
+    assert not present[0, 3:].any()
+    # N = 1: the candidate (0, 0) has code 0 and is a pair like any other
+    cfg = HubConfig(n_qpus=1, workload="poisson", arrival_rate=0.01, episode_rounds=9, request_slots=2,
+                    prefetch_slots=2, cache_capacity=2, cache_per_pair=2)
+    core = blank_core(cfg)
+    core.state.r_pair[0] = [0, -1]
+    core.state.r_round[0] = [0, 0]
+    got = named(core)
+    assert got["prefetch[0].present"] == 1.0
+    assert got["prefetch[0].attempt_limit"] == 1.0  # min(k_max, ...) / k_max: room in the cache
+    assert got["prefetch[1].present"] == 0.0
+
+
+def test_observe__cache_fill_of_a_one_entry_cache():
+    core = blank_core(SIX.replace(cache_capacity=1, cache_per_pair=1))
+    core.state.c_pair[0, 0], core.state.c_birth[0, 0] = code(0, 1, 6), 0
+    assert named(core)["global.cache_fill"] == 1.0  # 1 ebit / cache size 1
+
+
+def test_observe__state_summary_of_a_hand_built_state():
+    core = six_state()
+    core.refresh()
+    assert core.out[0, kernels.O_ROUND] == 7.0
+    assert core.out[0, kernels.O_PENDING] == 4.0  # four valid queue slots, one beyond K
+    assert core.out[0, kernels.O_CACHE_FILL] == 4.0  # entries 0, 1, 2 and 4

@@ -154,6 +154,14 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_circuit_workload.py::test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not",
         "tests/test_circuit_workload.py::test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidelity_costs_nothing",
         "tests/test_circuit_workload.py::test_grant_round_robin__deals_requests_one_attempt_a_round_then_what_is_left_to_prefetch_in_order",
+        # The core's round and observation.
+        "tests/test_cache_index.py::test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters",
+        "tests/test_cache_index.py::test_cache_put__skips_used_entries_of_a_single_qpus_pair_code_0",
+        "tests/test_cache_index.py::test_expire__a_cutoff_of_one_round_drops_a_single_qpus_ebit_a_round_old",
+        "tests/test_circuit_workload.py::test_circuit__slack_is_the_rounds_a_gate_may_wait_and_prefetch_shows_the_next_gate",
+        "tests/test_circuit_workload.py::test_circuit__progress_is_the_share_of_gates_done",
+        "tests/test_circuit_workload.py::test_circuit__progress_of_a_single_gate_circuit",
+        "tests/test_circuit_workload.py::test_circuit__cached_ebits_serve_gates_and_their_age_is_recorded",
     ),
 }
 DEFAULT_MODULES = tuple(DEFAULT_TESTS)
