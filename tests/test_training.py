@@ -66,7 +66,8 @@ def test_train__writes_config_metrics_checkpoints_model_and_tensorboard(easy_run
     assert saved["args"]["algo"] == "ppo" and saved["args"]["timesteps"] == 4096
     rows = read_csv(easy_run / "metrics.csv")
     assert [(int(r["step"]), r["policy"]) for r in rows if r["policy"] == "learned"] == [(2048, "learned"), (4096, "learned")]
-    assert {r["policy"] for r in rows} == {"learned", "sequential", "log-parallel", "deadline", "single-request-dp"}
+    assert {r["policy"] for r in rows} == {"learned", "sequential", "log-parallel", "deadline", "single-request-dp",
+                                          "prefetch-value", "critical-path"}
     assert json.loads((easy_run / "checkpoints" / "latest.json").read_text())["step"] == 4096
     assert LearnedPolicy.load(easy_run / "model.safetensors").num_timesteps == 4096
     assert any((easy_run / "tb").rglob("events.out.tfevents.*"))
