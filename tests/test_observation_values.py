@@ -441,21 +441,21 @@ def test_observe_v1__one_qpu_counts_each_older_slot_once():
 def test_observe_v1__asking_at_most_the_sure_attempts_is_never_clipped():
     """What ``sure_attempts`` promises, over random rounds of the contention preset."""
     cfg = HubConfig.preset("contention", observation_version=1, arrival_rate=2.0)
-    core = HubCore(cfg, 16)
-    core.reset(np.ones(16, dtype=bool), np.arange(1, 17, dtype=np.uint64))
+    core = HubCore(cfg, 8)
+    core.reset(np.ones(8, dtype=bool), np.arange(1, 9, dtype=np.uint64))
     names = feature_names(cfg.request_slots, cfg.prefetch_slots, 1)
     sure_at = [names.index(f"request[{j}].sure_attempts") for j in range(cfg.request_slots)]
     sure_at += [names.index(f"prefetch[{j}].sure_attempts") for j in range(cfg.prefetch_slots)]
     gen = np.random.default_rng(3)
     checked = 0
-    for _ in range(60):
+    for _ in range(40):
         sure = np.rint(core.obs[:, sure_at] * cfg.k_max).astype(np.int64)
         asked = gen.integers(0, cfg.k_max + 1, size=sure.shape)
         core.advance(asked)
         within = asked <= sure
         np.testing.assert_array_equal(core.launched[within], asked[within])
         checked += int((within & (asked > 0)).sum())
-    assert checked > 100  # the promise was put to the test
+    assert checked > 100  # the promise was put to the test (208 times)
 
 
 def test_observe_v1__sure_attempts_after_older_limits_without_a_qpu_limit():
