@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import math
 import sys
@@ -47,7 +46,7 @@ from train import stats
 from train.files import read_csv, save_figure, write_atomic, write_csv
 from train.options import add_out_option, check_overrides_apply, int_list, parse_override, positive_int
 from train.progress import progress_bar
-from train.rollout import episode_seed
+from train.rollout import Asker, episode_seed
 
 FAMILIES = ("qft", "ghz", "qaoa", "cuccaro", "quantum_volume")
 QUBITS = (64, 128, 256)
@@ -136,13 +135,12 @@ def play_episodes(config: HubConfig, policy: Any, seeds: list[int]) -> dict[str,
         core.play(policy.params, keys)
         return _episode_numbers(core.snapshot(), core.dag.n_gates, config)
     core.reset(np.ones(len(seeds), dtype=bool), keys)
-    takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+    ask = Asker(policy, len(seeds))
     ended = np.zeros(len(seeds), dtype=bool)
     numbers: dict[str, np.ndarray] = {}
     while not ended.all():
-        masks = {"action_masks": action_masks(core)} if takes_masks else {}
-        actions, _ = policy.predict(core.obs.copy(), deterministic=True, **masks)
-        step = core.step(actions)
+        step = core.step(ask(core.obs.copy(), lambda: action_masks(core)))
+        ask.ended(step.terminated | step.truncated)
         now = (step.terminated | step.truncated) & ~ended
         if now.any():  # later rounds would step the ended episodes on: read them now
             latest = _episode_numbers(core.snapshot(), core.dag.n_gates, config)

@@ -8,7 +8,7 @@ policies are measured by the same code.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,24 +96,44 @@ def _play_chunk(config: HubConfig, policy: KernelPolicy, seeds: list[int], progr
     return EpisodeTotals(counters=counters, returns=returns, latency_hist=latency_hist)
 
 
+class Asker:
+    """Asks a policy with SB3's ``predict`` for every env's action each round, the
+    deterministic choice, with the action masks if its ``predict`` takes them and its
+    recurrent state carried from round to round."""
+
+    def __init__(self, policy: Any, size: int):
+        self.policy = policy
+        self.takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+        self.state = None
+        self.episode_start = np.ones(size, dtype=bool)
+
+    def __call__(self, obs: np.ndarray, masks: Callable[[], np.ndarray]) -> np.ndarray:
+        """The actions for ``obs``; ``masks`` is called only for a policy that takes them."""
+        kwargs = {"action_masks": masks()} if self.takes_masks else {}
+        actions, self.state = self.policy.predict(
+            obs, state=self.state, episode_start=self.episode_start, deterministic=True, **kwargs,
+        )
+        return actions
+
+    def ended(self, done: np.ndarray) -> None:
+        """Which episodes the last step ended: a recurrent policy starts those afresh."""
+        self.episode_start = done
+
+
 def _run_chunk(config: HubConfig, policy: Any, seeds: list[int], progress: Any) -> EpisodeTotals:
     size = len(seeds)
     env = ModEnHubVectorEnv(size, config=config)
     obs, _ = env.reset(seed=seeds)
-    takes_masks = "action_masks" in inspect.signature(policy.predict).parameters
+    ask = Asker(policy, size)
     finished = np.zeros(size, dtype=bool)
     returns = np.zeros(size)
-    episode_start = np.ones(size, dtype=bool)
-    state = None
     counters: dict[str, np.ndarray] = {}
     latency = None
     while not finished.all():
-        kwargs = {"action_masks": env.action_masks()} if takes_masks else {}
-        actions, state = policy.predict(obs, state=state, episode_start=episode_start, deterministic=True, **kwargs)
-        obs, reward, terminated, truncated, info = env.step(actions)
+        obs, reward, terminated, truncated, info = env.step(ask(obs, env.action_masks))
         returns += np.where(finished, 0.0, reward)
         done = (terminated | truncated) & ~finished
-        episode_start = terminated | truncated
+        ask.ended(terminated | truncated)
         if done.any():
             final = info["final_info"]["episode"]
             if latency is None:
