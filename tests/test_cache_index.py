@@ -98,6 +98,15 @@ def test_hash_slots__a_power_of_two_at_least_twice_the_pairs_the_cache_can_hold(
     assert hash_slots(HubConfig.preset("paper", n_qpus=1)) == 4  # one pair (0, 0)
 
 
+def test_home__spreads_consecutive_pair_codes_over_the_table():
+    """Linear probing stays short only if pairs start at different slots: the codes 0..15
+    of a 16-slot table start at 15 of its slots (Fibonacci hashing: consecutive codes step
+    by 2654435761 / 2^16 = 40503.6 slots, 7.6 mod 16; only 0 and 15 share slot 0), and 64
+    codes in a 256-slot table at no fewer than 48 (three quarters)."""
+    assert len({kernels._home(code, 15) for code in range(16)}) == 15
+    assert len({kernels._home(code, 255) for code in range(64)}) >= 48
+
+
 @pytest.mark.parametrize("bad", [5 * 6 + 2, 2 * 6 + 2, 36, -3])
 def test_hand_edit__an_entry_that_is_no_pair_code_is_refused_by_name(bad: int):
     core = HubCore(HubConfig.preset("decoherence", n_qpus=6), 2)

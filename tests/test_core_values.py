@@ -1,6 +1,7 @@
 """The core's rules against numbers worked out by hand (arithmetic in the comments): the
 fidelity of served ebits, the prefetch candidates made by real arrivals, the per-pair
-cache cap, ``k(N)`` and ``p_ab`` per slot on heterogeneous spokes at N not a power of two.
+cache cap, ``k(N)`` and ``p_ab`` per slot on heterogeneous spokes at N not a power of two,
+and the check that names the first action out of range.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from modenhub_env import physics
+from modenhub_env import kernels, physics
 from modenhub_env.config import HubConfig
-from modenhub_env.core import HubCore
+from modenhub_env.core import ActionRangeError, HubCore
 from modenhub_env.env import ModEnHubEnv
 
 LOSSLESS = {"p_bsm": 1.0, "eta_c": 1.0, "eta_d": 1.0, "alpha_db_per_km": 0.0, "switch_loss_db": 0.0}
@@ -207,6 +208,34 @@ def test_remember__an_empty_candidate_left_by_a_hand_edit_hides_none_after_it(tm
     np.testing.assert_array_equal(s.r_round[0], [1, 0, 0])
 
 
+def test_remember__an_idle_round_keeps_hand_edited_candidates_as_they_are(tmp_path):
+    # no pair arrives in round 1, so nothing moves: the empty candidate stays in front of
+    # (1, 4) = 9 and (2, 4) = 14, and a repeated pair stays repeated, with their rounds
+    rows = [(0, 1, 4, 9), (3, 2, 3, 9)]
+    cfg = HubConfig(n_qpus=5, workload="trace", trace_path=write_trace(tmp_path / "t.csv", rows),
+                    prefetch_slots=4, cache_capacity=0, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    s.r_pair[0], s.r_round[0] = [-1, 9, 14, 9], [5, 0, 0, 0]
+    core.step(attempts(core))
+    np.testing.assert_array_equal(s.r_pair[0], [-1, 9, 14, 9])
+    np.testing.assert_array_equal(s.r_round[0], [5, 0, 0, 0])
+    _, _, present = core.slot_pairs()
+    np.testing.assert_array_equal(present[0, cfg.request_slots:], [False, True, True, True])
+
+
+def test_remember__a_single_candidate_is_the_newest_pair(tmp_path):
+    # M = 1: (1, 4) = 1 * 5 + 4 = 9 in round 0, then (2, 3) = 13 in round 1 replaces it
+    rows = [(0, 1, 4, 9), (1, 2, 3, 9)]
+    cfg = HubConfig(n_qpus=5, workload="trace", trace_path=write_trace(tmp_path / "t.csv", rows),
+                    prefetch_slots=1, cache_capacity=0, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    assert (s.r_pair[0, 0], s.r_round[0, 0]) == (9, 0)
+    core.step(attempts(core))
+    assert (s.r_pair[0, 0], s.r_round[0, 0]) == (13, 1)
+
+
 # ---------------------------------------------------------------- cache caps
 
 
@@ -309,3 +338,33 @@ def test_new_pair__zipf_popularity_over_the_one_pair_of_two_qpus():
     assert pending.sum() > 0
     assert state.q_a[0][pending].tolist() == [0] * int(pending.sum())
     assert state.q_b[0][pending].tolist() == [1] * int(pending.sum())
+
+
+# ---------------------------------------------------------------- action checks
+
+
+def test_first_bad_action__flat_index_of_the_first_action_outside_0_to_k_max_in_the_rows():
+    # k_max = 3 and 4 slots a row: entry (i, j) has the flat index 4 i + j
+    core = make_core(HubConfig(n_qpus=5, k_max=3, request_slots=4))
+    assert core.n_slots == 4
+    actions = np.array([[0, 3, 3, 0], [1, 2, 3, 0], [0, 0, 0, 0]], dtype=np.int64)
+    assert kernels.first_bad_action(actions, core._iconsts, 0, 3) == -1  # 0 and k_max are allowed
+    actions[1, 2], actions[2, 1] = -1, 4
+    assert kernels.first_bad_action(actions, core._iconsts, 0, 3) == 6  # (1, 2): 4 * 1 + 2
+    assert kernels.first_bad_action(actions, core._iconsts, 2, 3) == 9  # (2, 1): 4 * 2 + 1
+    assert kernels.first_bad_action(actions, core._iconsts, 0, 1) == -1  # row 0 only
+    actions[1, 2] = 0
+    actions[0, 3] = 4
+    assert kernels.first_bad_action(actions, core._iconsts, 1, 2) == -1  # row 1 only: (0, 3) is before it
+    assert kernels.first_bad_action(actions, core._iconsts, 0, 3) == 3  # (0, 3): 4 * 0 + 3
+
+
+def test_advance__names_the_row_and_slot_of_a_negative_action_and_moves_nothing():
+    core = make_core(HubConfig(n_qpus=5, k_max=3, request_slots=4), batch=2)
+    before = core._ints.copy()
+    actions = attempts(core)
+    actions[1, 2] = -2
+    with pytest.raises(ActionRangeError) as caught:
+        core.advance(actions)
+    assert (caught.value.row, caught.value.slot, caught.value.value) == (1, 2, -2)
+    np.testing.assert_array_equal(core._ints, before)

@@ -100,6 +100,7 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_cache_index.py::test_index__counts_match_the_entries_after_many_rounds",
         "tests/test_cache_index.py::test_index__a_short_churn_equals_rebuilt_every_round",
         "tests/test_cache_index.py::test_rebuild__counts_a_single_qpus_pair_and_finds_the_first_free_entry",
+        "tests/test_cache_index.py::test_home__spreads_consecutive_pair_codes_over_the_table",
         "tests/test_seeding.py",
         "tests/test_dp.py::test_single_request_dp__kernel_writes_every_entry_of_its_outputs",
         "tests/test_kernels.py::test_play__one_short_episode_equals_stepping_it_round_by_round",
