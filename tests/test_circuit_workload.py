@@ -381,6 +381,25 @@ def test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidel
         assert result.counts["reward_fidelity"][0] == 0.0 and result.reward[0] == -1.0  # w_attempt = 0
 
 
+def test_circuit__two_gates_served_from_the_cache_in_one_round_each_record_their_ebits_age(tmp_path):
+    # g0 CX(0,1) and g1 CX(2,3), both on QPUs (0, 1) (code 1), pending in slots 0 and 1 from round 0.
+    # Two cached ebits of (0, 1): entry 0 heralded in round -1, entry 1 in round -2. g0 reserves the
+    # older, entry 1, g1 entry 0; both are served in round 0, at ages 2 and 1.
+    c = circuit(4, [(0, 1), (2, 3)])
+    core = HubCore(circuit_config(dag_file(tmp_path, c, [0, 1, 0, 1], 2), 2, cache_capacity=2, cache_per_pair=2,
+                                   **CERTAIN), 1)
+    core.reset(np.ones(1, dtype=bool), keys_for_seeds([0], core.keys, None))
+    s = core.state
+    assert s.q_gate[0, :2].tolist() == [0, 1]
+    s.c_pair[0], s.c_birth[0] = [1, 1], [-1, -2]
+    core.reset(np.zeros(1, dtype=bool), core.keys)  # reserve anew from the edited cache
+    assert core.snapshot().q_reserved[0, :2].tolist() == [1, 0]
+    result = core.step(np.zeros((1, core.n_slots), dtype=np.int64))
+    state = core.snapshot()
+    assert result.counts["cache_hits"][0] == 2
+    assert state.g_age[0].tolist() == [2, 1] and state.g_served[0].tolist() == [0, 0]
+
+
 # ---------------------------------------------------------------- every policy on random circuits
 
 

@@ -368,3 +368,97 @@ def test_advance__names_the_row_and_slot_of_a_negative_action_and_moves_nothing(
         core.advance(actions)
     assert (caught.value.row, caught.value.slot, caught.value.value) == (1, 2, -2)
     np.testing.assert_array_equal(core._ints, before)
+
+
+# ---------------------------------------------------------------- attempts, reservations, serving
+
+
+def reserve_now(core: HubCore) -> np.ndarray:
+    """The reservations of env 0's queue and cache as they are (hand-edited): a reset of no
+    env rebuilds the cache's index and has every other env reserve anew."""
+    core.reset(np.zeros(core.batch, dtype=bool), core.keys)
+    return core.snapshot().q_reserved[0]
+
+
+def test_attempt__heralds_when_the_draw_is_below_p_and_not_when_it_equals_p():
+    # Key 7, round 0, attempt stream 1, draw 0 (slot 0, attempt 0): the SplitMix64 uniform
+    # 0.7197623824108977. Lossless spokes make p_ab = p_bsm exactly: an attempt heralds iff
+    # u < p, so p = u fails and the next double above u succeeds.
+    draw = 0.7197623824108977
+    for p_bsm, served in ((draw, 0), (0.7197623824108978, 1)):
+        core = make_core(HubConfig(n_qpus=5, cache_capacity=0, **{**LOSSLESS, "p_bsm": p_bsm}))
+        counts = core.step(attempts(core, 1)).counts
+        assert (counts["attempts"][0], counts["served"][0]) == (1, served), p_bsm
+
+
+RESERVE_CFG = {"n_qpus": 5, "workload": "poisson", "arrival_rate": 0.01, "episode_rounds": 9, "queue_capacity": 4,
+               "cache_capacity": 4, "round_budget": 6}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "births", "entry"),
+    [
+        # (1, 3) is code 8, (0, 2) code 2. The chain of (1, 3) lists entries 2, 1, 0: the oldest,
+        # born in round -3, is entry 1, behind a younger entry 2 and before a younger entry 0.
+        ([8, 8, 8, 2], [-1, -3, -2, -1], 1),
+        # Entries 1 and 2 were both heralded in round -2: the lower entry, 1.
+        ([2, 8, 8, -1], [-1, -2, -2, 0], 1),
+    ],
+    ids=["oldest", "lowest-among-equals"],
+)
+def test_reserve__the_oldest_cached_ebit_of_the_pair_lowest_entry_among_equals(pairs, births, entry):
+    core = make_core(HubConfig(**RESERVE_CFG, **NEVER))
+    s = core.state
+    set_queue(core, [(1, 3)], deadline=6)
+    s.c_pair[0], s.c_birth[0] = pairs, births
+    np.testing.assert_array_equal(reserve_now(core), [entry, -1, -1, -1])
+
+
+def test_reserve__requests_without_an_ebit_show_minus_one_and_do_not_stop_later_ones():
+    # Queue: (0, 4), which has no ebit nor a place in the cache's index, then (1, 3) twice;
+    # the one ebit of (1, 3) (code 8) sits in entry 1: the first (1, 3) reserves it, the
+    # second finds it taken; slot 3 is empty.
+    core = make_core(HubConfig(**RESERVE_CFG, **NEVER))
+    s = core.state
+    set_queue(core, [(0, 4), (1, 3), (1, 3)], deadline=6)
+    s.c_pair[0], s.c_birth[0] = [-1, 8, -1, -1], [0, -1, 0, 0]
+    np.testing.assert_array_equal(reserve_now(core), [-1, 1, -1, -1])
+    s.c_pair[0] = -1  # an empty cache: nothing to reserve at all
+    np.testing.assert_array_equal(reserve_now(core), [-1, -1, -1, -1])
+
+
+def test_serve_from_cache__two_hits_in_one_round_add_up_their_fidelity_and_its_loss():
+    # f0 = 0.9, T_coh = 6 (storage limit 5): (1, 3) served at age 3, (0, 2) at age 2 in round 0.
+    # F(3) = 0.25 + 0.65 exp(-1/2) = 0.6442449, F(2) = 0.25 + 0.65 exp(-1/3) = 0.7157454;
+    # lost 0.2557551 + 0.1842546 = 0.4400097, weighed by w_fidelity = 1.
+    cfg = HubConfig(**RESERVE_CFG, f0=0.9, t_coh=6.0, f_min=0.5, w_fidelity=1.0, **NEVER)
+    core = make_core(cfg)
+    s = core.state
+    set_queue(core, [(1, 3), (0, 2)], deadline=6)
+    s.c_pair[0], s.c_birth[0] = [8, 2, -1, -1], [-3, -2, 0, 0]
+    np.testing.assert_array_equal(reserve_now(core), [0, 1, -1, -1])
+    counts = core.step(attempts(core)).counts
+    assert (counts["cache_hits"][0], counts["served"][0]) == (2, 2)
+    assert counts["fidelity_sum"][0] == pytest.approx(0.6442449288132117 + 0.7157453518729631, rel=1e-12)
+    assert counts["reward_fidelity"][0] == pytest.approx(-(0.2557550711867883 + 0.18425464812703699), rel=1e-12)
+
+
+def test_record_served__a_request_served_in_its_last_round_lands_in_the_last_latency_bin():
+    # Budget 3: the histogram's bins are latencies 0, 1, 2; served in round 2, after two idle rounds.
+    core = make_core(HubConfig(n_qpus=5, round_budget=3, cache_capacity=0, **LOSSLESS))
+    core.step(attempts(core))
+    core.step(attempts(core))
+    result = core.step(attempts(core, 1))
+    assert (result.counts["served"][0], result.counts["failed"][0], result.counts["latency_sum"][0]) == (1, 0, 2)
+    np.testing.assert_array_equal(result.latency_hist[0], [0, 0, 1])
+
+
+def test_offered__a_sequential_episode_issues_exactly_its_requests():
+    # T = 2, one attempt each, p = 1: request 1 served in round 0, request 2 arrives and is
+    # served in round 1, when the episode ends with nothing new offered.
+    core = make_core(HubConfig(n_qpus=5, episode_requests=2, cache_capacity=0, **LOSSLESS))
+    first = core.step(attempts(core, 1))
+    assert (first.counts["served"][0], first.counts["arrived"][0], first.terminated[0]) == (1, 1, False)
+    second = core.step(attempts(core, 1))
+    assert (second.counts["served"][0], second.counts["arrived"][0], second.terminated[0]) == (1, 0, True)
+    assert core.snapshot().issued[0] == 2

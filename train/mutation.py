@@ -154,6 +154,7 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
         "tests/test_circuit_workload.py::test_circuit__successors_of_pending_gates_show_each_pair_once",
         "tests/test_circuit_workload.py::test_circuit__a_run_out_of_rounds_is_truncated_in_its_last_round_and_a_run_done_in_it_is_not",
         "tests/test_circuit_workload.py::test_circuit__a_gate_a_cached_ebit_serves_gets_no_attempt_and_its_lost_fidelity_costs_nothing",
+        "tests/test_circuit_workload.py::test_circuit__two_gates_served_from_the_cache_in_one_round_each_record_their_ebits_age",
         "tests/test_circuit_workload.py::test_grant_round_robin__deals_requests_one_attempt_a_round_then_what_is_left_to_prefetch_in_order",
         # The core's round and observation.
         "tests/test_cache_index.py::test_cache_put__rebuilds_the_table_when_the_next_pair_would_fill_three_quarters",
